@@ -1,0 +1,190 @@
+"""The job spec: the one definition of what a training job is.
+
+The API validates requests with it, the worker hands it to the trainer, the
+trainer reads it, the SDK builds it, and the OpenAPI schema is generated from
+it. Every model forbids unknown fields so a typo ("learning_rate") is a 422
+naming the field, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Datasets scikit-learn ships (no download) and the synthetic generators.
+BUILTIN_DATASETS: dict[str, Literal["classification", "regression"]] = {
+    "digits": "classification",
+    "iris": "classification",
+    "wine": "classification",
+    "breast_cancer": "classification",
+    "diabetes": "regression",
+}
+SYNTHETIC_DATASETS: dict[str, Literal["classification", "regression"]] = {
+    "moons": "classification",
+    "circles": "classification",
+    "spirals": "classification",
+    "blobs": "classification",
+    "xor": "classification",
+    "sine": "regression",
+}
+KNOWN_DATASETS = {**BUILTIN_DATASETS, **SYNTHETIC_DATASETS}
+# Datasets whose rows are images, so a `cnn` can read them (digits: 1×8×8).
+IMAGE_DATASETS = frozenset({"digits"})
+# Uploaded datasets are named by id: "ds_" and the first 16 hex digits of the content hash.
+UPLOADED_DATASET_ID = re.compile(r"^ds_[0-9a-f]{16}$")
+
+Task = Literal["classification", "regression"]
+CLASSIFICATION_LOSSES = ("cross_entropy", "mse")
+REGRESSION_LOSSES = ("mse", "mae", "huber")
+
+
+class SpecModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Holdout(SpecModel):
+    holdout: float = Field(0.2, gt=0.0, lt=0.9, description="fraction of the non-test rows held out for validation")
+
+
+class KFold(SpecModel):
+    kfold: int = Field(..., ge=2, le=20, description="number of cross-validation folds")
+
+
+class DatasetSpec(SpecModel):
+    name: str = Field(..., description="a built-in or synthetic dataset, or an uploaded dataset id (ds_…)")
+    test_fraction: float = Field(
+        0.2, gt=0.0, lt=0.9, description="cut first; never used for training or model selection"
+    )
+    validation: Holdout | KFold = Field(default_factory=Holdout)
+    feature_norm: Literal["none", "standard", "minmax"] = "standard"
+    n_samples: int | None = Field(None, ge=20, le=1_000_000, description="synthetic datasets only; default 1000")
+    noise: float | None = Field(None, ge=0.0, le=10.0, description="synthetic datasets only")
+    seed: int = Field(0, ge=0, description="seed of the synthetic generator, the splits and the modifiers")
+    label_noise: float = Field(0.0, ge=0.0, le=1.0, description="fraction of training labels replaced at random")
+    train_subset: int | None = Field(None, ge=2, description="keep only this many training rows")
+    test_shift: float = Field(
+        0.0, ge=-100.0, le=100.0, description="shift of the test features, in training standard deviations"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _known_dataset(cls, name: str) -> str:
+        if name in KNOWN_DATASETS or UPLOADED_DATASET_ID.match(name):
+            return name
+        available = ", ".join(sorted(KNOWN_DATASETS))
+        raise ValueError(f"unknown dataset {name!r}; available: {available}, or an uploaded dataset id (ds_…)")
+
+    @model_validator(mode="after")
+    def _synthetic_only_options(self) -> DatasetSpec:
+        if self.name not in SYNTHETIC_DATASETS:
+            for option in ("n_samples", "noise"):
+                if getattr(self, option) is not None:
+                    raise ValueError(f"{option} applies to synthetic datasets only ({', '.join(SYNTHETIC_DATASETS)})")
+        return self
+
+    @property
+    def task(self) -> Task | None:
+        """The task of a built-in or synthetic dataset; None for an uploaded one (known to the server)."""
+        return KNOWN_DATASETS.get(self.name)
+
+
+class ModelSpec(SpecModel):
+    kind: Literal["mlp", "cnn"] = "mlp"
+    hidden: list[Annotated[int, Field(ge=1, le=8192)]] = Field(
+        default_factory=lambda: [128, 128], max_length=32, description="hidden layer widths; [] is a linear model"
+    )
+    channels: list[Annotated[int, Field(ge=1, le=1024)]] = Field(
+        default_factory=lambda: [16, 32], max_length=8, description="cnn only: convolution channels, one 3×3 layer each"
+    )
+    activation: Literal["relu", "leaky_relu", "sigmoid", "tanh", "gelu"] = "relu"
+    norm: Literal["none", "batch", "layer"] = "none"
+    norm_position: Literal["before_activation", "after_activation"] = "before_activation"
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+class OptimizerSpec(SpecModel):
+    name: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw"] = "adam"
+    lr: float = Field(0.001, gt=0.0, le=100.0)
+    momentum: float = Field(0.0, ge=0.0, lt=1.0, description="sgd and rmsprop")
+    nesterov: bool = Field(False, description="sgd with momentum > 0")
+    alpha: float = Field(0.99, gt=0.0, lt=1.0, description="rmsprop smoothing constant")
+    betas: tuple[Annotated[float, Field(ge=0.0, lt=1.0)], Annotated[float, Field(ge=0.0, lt=1.0)]] = (0.9, 0.999)
+    weight_decay: float = Field(0.0, ge=0.0, le=10.0)
+    grad_clip: float | None = Field(None, gt=0.0, description="clip the global gradient norm to this value")
+
+    @model_validator(mode="after")
+    def _nesterov_needs_momentum(self) -> OptimizerSpec:
+        if self.nesterov and (self.name != "sgd" or self.momentum == 0.0):
+            raise ValueError("nesterov requires optimizer sgd with momentum > 0")
+        return self
+
+
+class ScheduleSpec(SpecModel):
+    name: Literal["constant", "step", "exponential", "cosine"] = "constant"
+    warmup_epochs: int = Field(0, ge=0, description="linear warm-up from lr/10 before the schedule starts")
+    step_size: int = Field(10, ge=1, description="step: epochs between decays")
+    gamma: float | None = Field(
+        None, gt=0.0, le=1.0, description="step (default 0.1) and exponential (default 0.95) decay"
+    )
+    min_lr: float = Field(0.0, ge=0.0, description="cosine: the floor the lr anneals to")
+
+
+class EarlyStopping(SpecModel):
+    patience: int = Field(5, ge=1)
+    min_delta: float = Field(
+        0.0, ge=0.0, description="an improvement of the validation loss smaller than this does not count"
+    )
+
+
+class Augmentation(SpecModel):
+    gaussian_noise: float = Field(
+        0.0, ge=0.0, le=10.0, description="std of noise added to standardized training features"
+    )
+    pixel_shift: bool = Field(False, description="image datasets: random ±1-pixel shifts of training images")
+
+
+class Instrumentation(SpecModel):
+    enabled: bool = Field(True, description="gradient, update and activation statistics per epoch")
+    log_every_steps: int = Field(0, ge=0, description="also record loss, gradient norm and lr every N steps; 0 = off")
+
+
+class JobSpec(SpecModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    dataset: DatasetSpec
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
+    loss: Literal["cross_entropy", "mse", "mae", "huber"] | None = Field(
+        None, description="default: cross_entropy for classification, mse for regression"
+    )
+    batch_size: int = Field(64, ge=1, le=65536)
+    epochs: int = Field(20, ge=1, le=100_000)
+    early_stopping: EarlyStopping | None = None
+    augmentation: Augmentation = Field(default_factory=Augmentation)
+    instrumentation: Instrumentation = Field(default_factory=Instrumentation)
+    seed: int = Field(0, ge=0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16 autocast applies on CUDA only")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JobSpec:
+        task = self.dataset.task
+        if task is not None and self.loss is not None:
+            allowed = CLASSIFICATION_LOSSES if task == "classification" else REGRESSION_LOSSES
+            if self.loss not in allowed:
+                raise ValueError(
+                    f"loss {self.loss!r} does not apply to {task} dataset {self.dataset.name!r}; allowed: {', '.join(allowed)}"
+                )
+        if self.model.kind == "cnn" and self.dataset.name in KNOWN_DATASETS and self.dataset.name not in IMAGE_DATASETS:
+            raise ValueError(
+                f"model kind 'cnn' needs image-shaped data; image datasets: {', '.join(sorted(IMAGE_DATASETS))}"
+            )
+        if self.augmentation.pixel_shift and self.model.kind != "cnn":
+            raise ValueError("augmentation.pixel_shift applies to model kind 'cnn' only")
+        return self
+
+    def resolved_loss(self, task: Task) -> str:
+        """The loss the trainer uses: the spec's, or the task's default."""
+        return self.loss or ("cross_entropy" if task == "classification" else "mse")
