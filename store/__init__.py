@@ -1,0 +1,1 @@
+"""SQLAlchemy models and the queries that the API and the worker share."""

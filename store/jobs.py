@@ -1,0 +1,193 @@
+"""Job queries: create, read, list, and the status transitions both sides perform.
+
+Every transition is a compare-and-set on the row's status, because the row is the
+truth and Celery only delivers: a redelivered message, a late cancel or a second
+worker all lose the race cleanly instead of training twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from store.models import Job, utcnow
+from trainwell.job import JobOrigin, JobStatus
+from trainwell.spec import JobSpec
+
+
+def create_job(
+    *,
+    session: Session,
+    principal_id: int,
+    spec: JobSpec,
+    queue: str,
+    idempotency_key: str | None = None,
+    origin: JobOrigin = JobOrigin.user,
+    parent_id: str | None = None,
+) -> Job:
+    validation = spec.dataset.validation
+    job = Job(
+        id=str(uuid.uuid4()),
+        principal_id=principal_id,
+        name=spec.name,
+        status=JobStatus.queued.value,
+        spec=spec.model_dump(mode="json"),
+        queue=queue,
+        origin=origin.value,
+        parent_id=parent_id,
+        idempotency_key=idempotency_key,
+        created_at=utcnow(),
+        attempt=0,
+        epoch=0,
+        epochs=spec.epochs,
+        fold=0,
+        folds=getattr(validation, "kfold", 1),
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(*, session: Session, job_id: str, principal_id: int | None) -> Job | None:
+    """A job by id, or None when it does not exist or belongs to someone else (principal_id None: admin)."""
+    query = select(Job).where(Job.id == job_id)
+    if principal_id is not None:
+        query = query.where(Job.principal_id == principal_id)
+    return session.scalars(query).one_or_none()
+
+
+def get_job_by_idempotency_key(*, session: Session, principal_id: int, key: str) -> Job | None:
+    query = select(Job).where(Job.principal_id == principal_id, Job.idempotency_key == key)
+    return session.scalars(query).one_or_none()
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Keyset position: the (created_at, id) of the last job on the previous page."""
+
+    created_at: datetime
+    id: str
+
+    def encode(self) -> str:
+        raw = json.dumps([self.created_at.isoformat(), self.id]).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        """Raises ValueError on a token that is not one of ours."""
+        try:
+            created_at, job_id = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            return cls(datetime.fromisoformat(created_at), str(job_id))
+        except (ValueError, TypeError) as exc:
+            raise ValueError("invalid cursor") from exc
+
+
+def list_jobs(
+    *,
+    session: Session,
+    principal_id: int | None,
+    limit: int,
+    status: JobStatus | None = None,
+    parent_id: str | None = None,
+    cursor: Cursor | None = None,
+) -> tuple[list[Job], Cursor | None]:
+    """One page of jobs, newest first, and the cursor of the next page (None on the last)."""
+    query = select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
+    if principal_id is not None:
+        query = query.where(Job.principal_id == principal_id)
+    if status is not None:
+        query = query.where(Job.status == status.value)
+    if parent_id is not None:
+        query = query.where(Job.parent_id == parent_id)
+    if cursor is not None:
+        query = query.where(
+            or_(Job.created_at < cursor.created_at, and_(Job.created_at == cursor.created_at, Job.id < cursor.id))
+        )
+    jobs = list(session.scalars(query))
+    if len(jobs) <= limit:
+        return jobs, None
+    last = jobs[limit - 1]
+    return jobs[:limit], Cursor(last.created_at, last.id)
+
+
+def claim_job(*, session: Session, job_id: str, worker: str) -> bool:
+    """queued → running, only if still queued: the guard against training twice."""
+    now = utcnow()
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.queued.value)
+        .values(
+            status=JobStatus.running.value,
+            started_at=now,
+            heartbeat_at=now,
+            worker=worker,
+            attempt=Job.attempt + 1,
+        )
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def request_cancel(*, session: Session, job: Job) -> None:
+    """A queued job is cancelled at once (its message, when delivered, finds nothing to claim);
+    a running one is asked to stop (the worker polls its status). A final job stays as it is."""
+    now = utcnow()
+    queued = session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.status == JobStatus.queued.value)
+        .values(status=JobStatus.cancelled.value, finished_at=now)
+    )
+    if queued.rowcount == 0:  # type: ignore[attr-defined]
+        session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status == JobStatus.running.value)
+            .values(status=JobStatus.cancelling.value)
+        )
+    session.refresh(job)
+
+
+def heartbeat(*, session: Session, job_id: str) -> JobStatus | None:
+    """Stamp the heartbeat of a running job and return its status (cancelling means: stop)."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_([JobStatus.running.value, JobStatus.cancelling.value]))
+        .values(heartbeat_at=utcnow())
+    )
+    status = session.scalar(select(Job.status).where(Job.id == job_id))
+    return JobStatus(status) if status is not None else None
+
+
+def set_progress(*, session: Session, job_id: str, epoch: int, fold: int, folds: int, epochs: int) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(epoch=epoch, fold=fold, folds=folds, epochs=epochs, heartbeat_at=utcnow())
+    )
+
+
+def finish_job(
+    *,
+    session: Session,
+    job_id: str,
+    status: JobStatus,
+    summary: dict[str, Any] | None = None,
+    error_reason: str | None = None,
+    error_message: str | None = None,
+    error_traceback: str | None = None,
+) -> None:
+    """running/cancelling → a final status. A job someone cancelled while it ran ends cancelled."""
+    values: dict[str, Any] = {
+        "finished_at": utcnow(),
+        "summary": summary,
+        "error_reason": error_reason,
+        "error_message": error_message,
+        "error_traceback": error_traceback,
+    }
+    active = (JobStatus.running.value, JobStatus.cancelling.value)
+    session.execute(update(Job).where(Job.id == job_id, Job.status.in_(active)).values(status=status.value, **values))

@@ -1,0 +1,80 @@
+"""The broker contract shared by the API (which sends) and the worker (which consumes):
+task names, declared queues, and the Celery configuration.
+
+The API sends tasks *by name* through a Celery app built here, so it never imports
+the worker or torch (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+
+from store.settings import Settings, get_settings
+
+TRAIN_TASK = "trainwell.train"
+
+# device "cuda" jobs go to `gpu`, consumed only by workers on GPU hosts; "auto" and
+# "cpu" jobs go to `train`, consumed by every worker. Undeclared queues are refused
+# (task_create_missing_queues=False), so a typo can never strand a job.
+GPU_QUEUE = "gpu"
+TRAIN_QUEUE = "train"
+QUEUES = (TRAIN_QUEUE, GPU_QUEUE)
+
+
+def queue_for(device: str) -> str:
+    return GPU_QUEUE if device == "cuda" else TRAIN_QUEUE
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    if settings.broker_url.startswith("sqla+"):
+        # kombu's SQLAlchemy transport hands every transport option to create_engine,
+        # so only engine arguments belong here (it has no visibility timeout, and it
+        # polls every second); wait on SQLite's write lock rather than fail.
+        transport_options: dict[str, Any] = {"connect_args": {"timeout": 30}}
+    else:
+        transport_options = {"visibility_timeout": settings.visibility_timeout}
+    return {
+        "broker_url": settings.broker_url,
+        "broker_transport_options": transport_options,
+        # celery#5935, #7651: the visibility timeout must be set on every Redis client
+        "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout},
+        "broker_connection_retry_on_startup": True,
+        # a submit must fail fast (503) when the broker is down, not hang in retries
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0.1,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
+        "task_ignore_result": True,  # the database row is the result
+        "task_queues": [Queue(name) for name in QUEUES],
+        "task_default_queue": TRAIN_QUEUE,
+        "task_create_missing_queues": False,
+        # a killed worker's message must come back (celery#6178: acks_late alone is not enough)
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        # every job in a fresh child: CUDA cannot be used after fork once initialised,
+        # and long-lived workers leak GPU memory (celery#6009)
+        "worker_max_tasks_per_child": 1,
+        "worker_concurrency": 1,
+        "worker_hijack_root_logger": False,
+        "task_soft_time_limit": settings.max_job_seconds,
+        "task_time_limit": settings.max_job_seconds + 60,
+    }
+
+
+@lru_cache
+def producer() -> Celery:
+    """A Celery app used only to send tasks (the API side)."""
+    app = Celery("trainwell-api")
+    app.conf.update(celery_config(get_settings()))
+    return app
+
+
+def enqueue_training(job_id: str, queue: str) -> None:
+    producer().send_task(TRAIN_TASK, args=[job_id], queue=queue, task_id=job_id)

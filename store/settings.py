@@ -1,0 +1,69 @@
+"""The settings: the one place that reads the environment (TRAINWELL_*).
+
+They live in `store` because store is the layer that both the API and the
+worker depend on (DESIGN.md: api → store, worker → store, trainer).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that must never guard a production deployment.
+UNSAFE_ADMIN_KEYS = frozenset({"", "changeme", "change-me", "admin", "secret", "trainwell"})
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRAINWELL_", extra="ignore")
+
+    mode: Literal["embedded", "production"] = "embedded"
+    data_dir: Path = Path("var")
+    # Defaults derive from data_dir (see _embedded_defaults): a SQLite database and
+    # Celery's SQLAlchemy transport on a second SQLite file, so `make run` needs no services.
+    database_url: str = ""
+    broker_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    admin_key: str | None = None
+
+    # Celery: Redis redelivers any message not acked within the visibility timeout
+    # (celery#5935, #7651), so it must exceed the longest job we allow to run.
+    max_job_seconds: int = Field(24 * 3600, ge=60)
+    # How often a running job's worker writes its heartbeat and reads the cancel flag.
+    heartbeat_seconds: float = Field(1.0, gt=0)
+    max_epochs: int = Field(10_000, ge=1)
+    # Set by `make run`'s supervisor for its worker: the worker touches this file once it
+    # consumes, so "serving" is printed only when jobs can actually train.
+    worker_ready_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _embedded_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'trainwell.sqlite').resolve()}"
+        if not self.broker_url:
+            self.broker_url = f"sqla+sqlite:///{(self.data_dir / 'broker.sqlite').resolve()}"
+        if self.mode == "production" and self.admin_key is not None and self.admin_key.strip() in UNSAFE_ADMIN_KEYS:
+            raise ValueError("TRAINWELL_ADMIN_KEY is empty or a sample value; refusing to start in production mode")
+        return self
+
+    @property
+    def visibility_timeout(self) -> int:
+        return self.max_job_seconds + 3600
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.data_dir / "checkpoints"
+
+    @property
+    def key_file(self) -> Path:
+        """Embedded mode writes the local API key here (0600); the SDK and CLI read it."""
+        return self.data_dir / "api_key"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,97 @@
+"""Store queries on a migrated database: SQLite and PostgreSQL (a fresh database per run)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import jobs as job_store
+from store.db import make_engine
+from store.metrics import MetricRow, latest_values, read_series, record_metrics
+from store.migrate import upgrade_database
+from store.models import LatestMetric, Metric
+from store.principals import authenticate, create_key, get_or_create_principal, revoke_key
+from tests.stack import postgres_database
+from trainwell.job import JobStatus
+from trainwell.spec import JobSpec
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+        yield from _migrated(url)
+    else:
+        with postgres_database() as url:
+            yield from _migrated(url)
+
+
+def _migrated(url: str) -> Iterator[Session]:
+    upgrade_database(url)
+    engine = make_engine(url)
+    try:
+        with sessionmaker(engine, expire_on_commit=False)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _job(session: Session) -> str:
+    owner = get_or_create_principal(session=session, name="owner")
+    spec = JobSpec.model_validate({"dataset": {"name": "iris", "validation": {"kfold": 3}}, "epochs": 4})
+    job = job_store.create_job(session=session, principal_id=owner.id, spec=spec, queue="train")
+    session.commit()
+    assert job.folds == 3 and job.epochs == 4
+    return job.id
+
+
+def test_migrations_make_the_schema(session: Session) -> None:
+    tables = set(inspect(session.get_bind()).get_table_names())
+    assert {"principals", "api_keys", "jobs", "metrics", "latest_metrics", "alembic_version"} <= tables
+
+
+def test_a_job_is_claimed_once(session: Session) -> None:
+    job_id = _job(session)
+    assert job_store.claim_job(session=session, job_id=job_id, worker="w1")
+    assert not job_store.claim_job(session=session, job_id=job_id, worker="w2"), "a second delivery must not claim"
+    session.commit()
+    job = job_store.get_job(session=session, job_id=job_id, principal_id=None)
+    assert job is not None and job.status == JobStatus.running and job.attempt == 1 and job.worker == "w1"
+
+
+def test_resent_epochs_update_instead_of_duplicating(session: Session) -> None:
+    job_id = _job(session)
+    epoch = [MetricRow("train_loss", 0, 1, 10, 0.9), MetricRow("val_loss", 0, 1, 10, 1.1)]
+    record_metrics(session=session, job_id=job_id, rows=epoch)
+    record_metrics(session=session, job_id=job_id, rows=[MetricRow("train_loss", 0, 1, 10, 0.8)])
+    record_metrics(session=session, job_id=job_id, rows=[MetricRow("train_loss", 1, 1, 10, 0.7)])
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(Metric)) == 3
+    series = {
+        (s.name, s.fold): [p.value for p in s.points]
+        for s in read_series(session=session, job_id=job_id, names=None, fold=None, max_points=None)
+    }
+    assert series == {("train_loss", 0): [0.8], ("train_loss", 1): [0.7], ("val_loss", 0): [1.1]}
+    assert latest_values(session=session, job_ids=[job_id]) == {job_id: {"train_loss": 0.7, "val_loss": 1.1}}
+    assert session.scalar(select(func.count()).select_from(LatestMetric)) == 2
+    with pytest.raises(ValueError, match="unknown metric names"):
+        record_metrics(session=session, job_id=job_id, rows=[MetricRow("loss", 0, 1, 1, 1.0)])
+
+
+def test_keys_are_stored_hashed_and_can_be_revoked(session: Session) -> None:
+    owner = get_or_create_principal(session=session, name="carol")
+    key = create_key(session=session, principal=owner, name="laptop")
+    session.commit()
+    assert key.startswith("tw_")
+    caller = authenticate(session=session, key=key, admin_key=None)
+    assert caller is not None and caller.name == "carol" and caller.scope == owner.id
+    assert authenticate(session=session, key=key + "x", admin_key=None) is None
+    assert revoke_key(session=session, prefix=key.split("_")[1])
+    session.commit()
+    assert authenticate(session=session, key=key, admin_key=None) is None
+    admin = authenticate(session=session, key="operator-secret", admin_key="operator-secret")
+    assert admin is not None and admin.is_admin and admin.scope is None
