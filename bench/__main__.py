@@ -1,0 +1,17 @@
+"""`python -m bench` (`make bench`): run every benchmark module in turn; each prints its table and writes bench/results/."""
+
+from __future__ import annotations
+
+import importlib
+
+BENCHMARKS = ("bench.trainer",)
+
+
+def main() -> None:
+    for name in BENCHMARKS:
+        print(f"== {name}")
+        importlib.import_module(name).main()
+
+
+if __name__ == "__main__":
+    main()

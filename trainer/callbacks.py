@@ -1,0 +1,102 @@
+"""What the fit loop reports, and how: the callback hooks (minGPT-style) and the result records.
+
+The loop never writes to a database or a queue; a worker subclasses `Callbacks` to do that.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from torch import Tensor
+
+from trainwell.spec import Task
+
+FitStatus = Literal["completed", "stopped", "diverged"]
+
+
+@dataclass
+class EpochRecord:
+    fold: int  # 0-based
+    epoch: int  # 1-based
+    step: int  # optimizer steps done so far in this fold
+    metrics: dict[str, float]  # epoch metrics keyed by MetricName values; all finite
+    step_metrics: list[tuple[int, dict[str, float]]] = field(default_factory=list)  # (step, step_* metrics)
+
+
+class Callbacks:
+    """No-op hooks; subclass and override what you need."""
+
+    def on_fit_start(self, *, folds: int, epochs: int) -> None:
+        """Called once, before the first epoch (also when resuming)."""
+
+    def on_epoch_end(self, record: EpochRecord) -> None:
+        """Called after each epoch with finite metrics; a diverged epoch is never reported."""
+
+    def should_stop(self) -> bool:
+        """Polled after every optimizer step; True makes `fit` return with status "stopped" at once.
+
+        Keep it cheap (throttle any I/O yourself): it runs once per step.
+        """
+        return False
+
+
+@dataclass
+class FoldResult:
+    best_epoch: int  # epoch of the lowest validation loss (0 when no epoch finished)
+    epochs_run: int
+    early_stopped: bool
+    best_metrics: dict[str, float]  # the epoch record at best_epoch: what the restored weights score
+    final_metrics: dict[str, float]  # the last epoch's record
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "best_epoch": self.best_epoch,
+            "epochs_run": self.epochs_run,
+            "early_stopped": self.early_stopped,
+            "best_metrics": dict(self.best_metrics),
+            "final_metrics": dict(self.final_metrics),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FoldResult:
+        return cls(**data)
+
+
+@dataclass
+class FitResult:
+    status: FitStatus
+    folds: list[FoldResult]
+    task: Task
+    message: str = ""
+    fold_count: int = 1  # folds the job has (k for k-fold), even when it stopped early
+    # Weights the run ended with (the best ones when early stopping restored them); for k-fold, the last fold's.
+    state_dict: dict[str, Tensor] | None = field(default=None, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able summary for the job row.
+
+        Holdout: fold 0's best epoch, best and final metrics. K-fold: best_metrics and final_metrics are
+        the means over folds (with *_std beside them), best_epoch the rounded mean of the folds' best
+        epochs, epochs_run the total over folds, and `folds` lists each fold.
+        """
+        summary: dict[str, Any] = {"status": self.status, "task": self.task, "message": self.message}
+        if not self.folds:
+            return {**summary, "best_epoch": None, "epochs_run": 0, "best_metrics": {}, "final_metrics": {}}
+        if self.fold_count == 1:
+            return {**summary, **self.folds[0].as_dict()}
+        summary["best_epoch"] = round(statistics.fmean(f.best_epoch for f in self.folds))
+        summary["epochs_run"] = sum(f.epochs_run for f in self.folds)
+        for kind in ("best_metrics", "final_metrics"):
+            mean, std = _mean_and_std([getattr(f, kind) for f in self.folds])
+            summary[kind], summary[f"{kind}_std"] = mean, std
+        summary["folds"] = [f.as_dict() for f in self.folds]
+        return summary
+
+
+def _mean_and_std(records: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    names = set.intersection(*(set(r) for r in records))
+    mean = {n: statistics.fmean(r[n] for r in records) for n in sorted(names)}
+    std = {n: statistics.pstdev(r[n] for r in records) for n in sorted(names)}
+    return mean, std

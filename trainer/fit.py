@@ -1,0 +1,107 @@
+"""`fit`: train a job spec fold by fold, report through callbacks, checkpoint every epoch, resume.
+
+The one entry point the worker (and any notebook) calls. It reads only the spec; metrics, heartbeats
+and cancellation reach the outside world through `Callbacks` (minGPT's pattern).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from trainer.callbacks import Callbacks, FitResult, FitStatus, FoldResult
+from trainer.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from trainer.datasets import Dataset, DatasetError, load_dataset
+from trainer.fold import FoldRun
+from trainer.splits import fold_count, fold_data
+from trainwell.spec import CLASSIFICATION_LOSSES, IMAGE_DATASETS, REGRESSION_LOSSES, JobSpec
+
+
+def fit(
+    spec: JobSpec,
+    callbacks: Callbacks | None = None,
+    *,
+    checkpoint_dir: Path | None = None,
+    data_dir: Path | None = None,
+) -> FitResult:
+    """Train `spec`; with `checkpoint_dir`, save `last.pt` after every epoch and resume from it if present.
+
+    A resumed run reports only the epochs after the checkpoint and, on CPU, ends bit-identical to an
+    uninterrupted one. Raises DatasetError for a dataset that cannot be loaded or does not fit the spec.
+    """
+    callbacks = callbacks or Callbacks()
+    dataset = load_dataset(spec.dataset, data_dir)
+    _check_dataset_fits(spec, dataset)
+    device = resolve_device(spec.device)
+    path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
+    saved = load_checkpoint(path) if path is not None else None
+    if saved is not None and saved["spec"] != spec.model_dump_json():
+        raise ValueError(f"checkpoint {path} was written for a different job spec; remove it to start afresh")
+    folds = fold_count(spec.dataset)
+    done = [FoldResult.from_dict(fold) for fold in saved["completed_folds"]] if saved else []
+    state_dict = saved["model"] if saved else None
+    callbacks.on_fit_start(folds=folds, epochs=spec.epochs)
+
+    for fold, data in enumerate(fold_data(dataset, spec.dataset)):
+        if fold < len(done):
+            continue
+        run = FoldRun(spec, fold, data, dataset, device, callbacks)
+        if saved is not None and saved["fold"] == fold:
+            run.load_state(saved)
+        status = _train_fold(spec, run, callbacks, done, path)
+        state_dict = run.model.state_dict()
+        if status is not None:
+            partial = [run.result()] if run.epoch else []
+            return FitResult(
+                status, done + partial, dataset.task, run.message or _stopped(fold, run.epoch), folds, state_dict
+            )
+    return FitResult("completed", done, dataset.task, f"trained {folds} fold(s)", folds, state_dict)
+
+
+def _train_fold(
+    spec: JobSpec, run: FoldRun, callbacks: Callbacks, done: list[FoldResult], path: Path | None
+) -> FitStatus | None:
+    """Train the fold's remaining epochs; None when it finished, else the status the fit ends with."""
+    while True:
+        outcome = run.run_epoch()
+        if outcome == "stopped" or outcome == "diverged":
+            return outcome  # nothing is saved: the checkpoint stays the last finished epoch's
+        if outcome == "done":
+            done.append(run.result())
+        if path is not None:
+            # after on_epoch_end: a crash in between repeats an epoch's report rather than losing it
+            save_checkpoint(path, _checkpoint(spec, run, done))
+        if outcome == "done":
+            return None
+        if callbacks.should_stop():  # also between epochs, so a stop right after a report is prompt
+            return "stopped"
+
+
+def resolve_device(choice: str) -> torch.device:
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was requested, but this worker has no CUDA GPU; use device 'auto' or 'cpu'")
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(choice)
+
+
+def _check_dataset_fits(spec: JobSpec, dataset: Dataset) -> None:
+    """What the spec validator cannot check for an uploaded dataset, whose task it does not know."""
+    allowed = CLASSIFICATION_LOSSES if dataset.task == "classification" else REGRESSION_LOSSES
+    if spec.loss is not None and spec.loss not in allowed:
+        raise DatasetError(
+            f"loss {spec.loss!r} does not apply to {dataset.task} dataset {spec.dataset.name!r}; allowed: {', '.join(allowed)}"
+        )
+    if spec.model.kind == "cnn" and dataset.image_shape is None:
+        raise DatasetError(
+            f"model kind 'cnn' needs image-shaped data; image datasets: {', '.join(sorted(IMAGE_DATASETS))}"
+        )
+
+
+def _checkpoint(spec: JobSpec, run: FoldRun, done: list[FoldResult]) -> dict[str, object]:
+    return {"spec": spec.model_dump_json(), "completed_folds": [fold.as_dict() for fold in done], **run.state()}
+
+
+def _stopped(fold: int, epoch: int) -> str:
+    return f"stopped on request during fold {fold} after {epoch} finished epoch(s)"
