@@ -1,0 +1,175 @@
+"""/v1/jobs: submit, read, list, cancel, metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+from sqlalchemy.exc import IntegrityError
+
+from api.deps import CallerDep, SessionDep, SettingsDep
+from api.errors import ApiError, not_found
+from store import jobs as job_store
+from store import models
+from store.metrics import read_series
+from store.queue import enqueue_training, queue_for
+from trainwell.job import FINAL_STATUSES, Job, JobError, JobMetrics, JobOrigin, JobPage, JobStatus, Progress
+from trainwell.metrics import METRIC_NAMES
+from trainwell.spec import UPLOADED_DATASET_ID, JobSpec
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+def job_public(job: models.Job) -> Job:
+    error = JobError(reason=job.error_reason, message=job.error_message or "") if job.error_reason else None
+    return Job(
+        id=job.id,
+        name=job.name,
+        status=JobStatus(job.status),
+        spec=JobSpec.model_validate(job.spec),
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        attempt=job.attempt,
+        progress=Progress(epoch=job.epoch, epochs=job.epochs, fold=job.fold, folds=job.folds),
+        error=error,
+        summary=job.summary,
+        parent_id=job.parent_id,
+        origin=JobOrigin(job.origin),
+    )
+
+
+def _check_submittable(spec: JobSpec, settings: SettingsDep) -> None:
+    if spec.epochs > settings.max_epochs:
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"epochs: at most {settings.max_epochs} allowed, got {spec.epochs}",
+            [{"field": "epochs", "message": f"at most {settings.max_epochs}"}],
+        )
+    if UPLOADED_DATASET_ID.match(spec.dataset.name):
+        # dataset uploads are not served yet (issue 3): no uploaded id can exist
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"dataset.name: uploaded dataset {spec.dataset.name!r} not found",
+            [{"field": "dataset.name", "message": "not found"}],
+        )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Job)
+def create_job(
+    spec: JobSpec,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Job:
+    """Submit a training job. A repeated `Idempotency-Key` returns the job it created the first time."""
+    _check_submittable(spec, settings)
+    if idempotency_key is not None:
+        existing = _replay(session, caller.principal_id, idempotency_key, spec, response)
+        if existing is not None:
+            return existing
+    try:
+        job = job_store.create_job(
+            session=session,
+            principal_id=caller.principal_id,
+            spec=spec,
+            queue=queue_for(spec.device),
+            idempotency_key=idempotency_key,
+        )
+        session.commit()
+    except IntegrityError:  # a concurrent request with the same key won the insert
+        session.rollback()
+        existing = _replay(session, caller.principal_id, idempotency_key or "", spec, response)
+        if existing is None:
+            raise
+        return existing
+    try:
+        enqueue_training(job.id, job.queue)
+    except Exception:
+        # the job was never queued: remove it so a retry starts clean
+        session.delete(job)
+        session.commit()
+        raise
+    return job_public(job)
+
+
+def _replay(session: SessionDep, principal_id: int, key: str, spec: JobSpec, response: Response) -> Job | None:
+    existing = job_store.get_job_by_idempotency_key(session=session, principal_id=principal_id, key=key)
+    if existing is None:
+        return None
+    if existing.spec != spec.model_dump(mode="json"):
+        raise ApiError(409, "idempotency_conflict", "Idempotency-Key was already used with a different job spec")
+    response.headers["Idempotent-Replayed"] = "true"
+    return job_public(existing)
+
+
+@router.get("", response_model=JobPage)
+def read_jobs(
+    session: SessionDep,
+    caller: CallerDep,
+    status: JobStatus | None = None,
+    parent_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> JobPage:
+    """Your jobs, newest first; pass `next_cursor` back as `cursor` for the next page."""
+    try:
+        position = job_store.Cursor.decode(cursor) if cursor else None
+    except ValueError:
+        raise ApiError(400, "invalid_cursor", "cursor is not one this API returned") from None
+    jobs, next_position = job_store.list_jobs(
+        session=session, principal_id=caller.scope, limit=limit, status=status, parent_id=parent_id, cursor=position
+    )
+    return JobPage(data=[job_public(j) for j in jobs], next_cursor=next_position.encode() if next_position else None)
+
+
+def _own_job(session: SessionDep, caller: CallerDep, job_id: str) -> models.Job:
+    job = job_store.get_job(session=session, job_id=job_id, principal_id=caller.scope)
+    if job is None:
+        raise not_found("job", job_id)
+    return job
+
+
+@router.get("/{job_id}", response_model=Job)
+def read_job(job_id: str, session: SessionDep, caller: CallerDep) -> Job:
+    return job_public(_own_job(session, caller, job_id))
+
+
+@router.post("/{job_id}/cancel", response_model=Job)
+def cancel_job(job_id: str, session: SessionDep, caller: CallerDep) -> Job:
+    """Cancel a queued job (it never starts) or a running one (it stops at the next step)."""
+    job = _own_job(session, caller, job_id)
+    if JobStatus(job.status) in FINAL_STATUSES:
+        raise ApiError(409, "job_finished", f"job {job_id!r} already {job.status}")
+    job_store.request_cancel(session=session, job=job)
+    session.commit()
+    return job_public(job)
+
+
+@router.get("/{job_id}/metrics", response_model=JobMetrics)
+def read_job_metrics(
+    job_id: str,
+    session: SessionDep,
+    caller: CallerDep,
+    names: Annotated[list[str] | None, Query(description="metric names; repeat or comma-separate")] = None,
+    fold: Annotated[int | None, Query(ge=0)] = None,
+    max_points: Annotated[
+        int | None, Query(ge=4, le=100_000, description="downsample each series (spikes kept)")
+    ] = None,
+) -> JobMetrics:
+    job = _own_job(session, caller, job_id)
+    wanted = [n for item in names or [] for n in item.split(",") if n]
+    unknown = sorted(set(wanted) - METRIC_NAMES)
+    if unknown:
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"names: unknown metric {', '.join(unknown)}; allowed: {', '.join(sorted(METRIC_NAMES))}",
+            [{"field": "names", "message": "unknown metric"}],
+        )
+    series = read_series(session=session, job_id=job.id, names=wanted or None, fold=fold, max_points=max_points)
+    return JobMetrics(job_id=job.id, series=series)

@@ -1,0 +1,139 @@
+"""Service targets (issue 2): submit → running latency, and POST /v1/jobs throughput.
+
+Runs the real `make run` process tree (tests/stack.py) in production mode (PostgreSQL +
+Redis, a fresh database and Redis db) and in embedded mode. Latencies come from the
+job rows' own timestamps (started_at − created_at, one clock), so polling does not add
+to them. Throughput is measured beside a GET /healthz baseline at the same concurrency,
+so the ratio shows what a submit costs over the bare HTTP stack on this machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.stack import Stack, finished, postgres_database, redis_database, start_stack, stop_stack, wait_for
+
+RESULTS = Path(__file__).parent / "results" / "service.json"
+TINY = {"dataset": {"name": "iris"}, "model": {"hidden": [8]}, "epochs": 1}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def submit_to_running(stack: Stack, jobs: int) -> list[float]:
+    """Seconds from submit to claim, one job at a time on an idle worker."""
+    latencies = []
+    with stack.client(stack.keys["bench"]) as client:
+        for _ in range(jobs):
+            job = client.post("/v1/jobs", json=TINY).json()
+            done = wait_for(client, job["id"], finished, timeout=60)
+            started = datetime.fromisoformat(done["started_at"])
+            latencies.append((started - datetime.fromisoformat(done["created_at"])).total_seconds())
+    return latencies
+
+
+async def _hammer(stack: Stack, method: str, path: str, body: Any, clients: int, requests: int) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    headers = {"Authorization": f"Bearer {stack.keys['bench']}"}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=stack.base_url, headers=headers, limits=limits, timeout=30) as client:
+
+        async def one_client(n: int) -> None:
+            nonlocal errors
+            for _ in range(n):
+                began = time.perf_counter()
+                response = await client.request(method, path, json=body)
+                latencies.append(time.perf_counter() - began)
+                errors += response.status_code >= 400
+
+        began = time.perf_counter()
+        await asyncio.gather(*(one_client(requests // clients) for _ in range(clients)))
+        wall = time.perf_counter() - began
+    return {
+        "rps": len(latencies) / wall,
+        "p50_ms": 1000 * percentile(latencies, 0.5),
+        "p99_ms": 1000 * percentile(latencies, 0.99),
+        "errors": errors,
+        "requests": len(latencies),
+    }
+
+
+def throughput(stack: Stack, clients: int = 16, requests: int = 1600, rounds: int = 3) -> dict[str, Any]:
+    """Interleave submit and healthz rounds; report the median of each and of the paired ratios."""
+    posts, healths = [], []
+    for _ in range(rounds):
+        posts.append(asyncio.run(_hammer(stack, "POST", "/v1/jobs", TINY, clients, requests)))
+        healths.append(asyncio.run(_hammer(stack, "GET", "/healthz", None, clients, requests)))
+    median = lambda rows, key: statistics.median(r[key] for r in rows)  # noqa: E731
+    return {
+        "clients": clients,
+        "post_rps": median(posts, "rps"),
+        "post_p50_ms": median(posts, "p50_ms"),
+        "post_p99_ms": median(posts, "p99_ms"),
+        "post_errors": sum(r["errors"] for r in posts),
+        "healthz_rps": median(healths, "rps"),
+        "ratio_post_to_healthz_rps": statistics.median(
+            p["rps"] / h["rps"] for p, h in zip(posts, healths, strict=True)
+        ),
+    }
+
+
+def measure(mode: str, jobs: int, with_throughput: bool) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        if mode == "production":
+            with postgres_database() as database_url, redis_database() as broker_url:
+                stack = start_stack(Path(tmp), database_url=database_url, broker_url=broker_url)
+                return _run(stack, jobs, with_throughput)
+        return _run(start_stack(Path(tmp)), jobs, with_throughput)
+
+
+def _run(stack: Stack, jobs: int, with_throughput: bool) -> dict[str, Any]:
+    try:
+        stack.keys["bench"] = stack.new_key("bench")
+        latencies = submit_to_running(stack, jobs)
+        result: dict[str, Any] = {
+            "jobs": jobs,
+            "submit_to_running_median_ms": 1000 * statistics.median(latencies),
+            "submit_to_running_p99_ms": 1000 * percentile(latencies, 0.99),
+        }
+        if with_throughput:
+            result["throughput"] = throughput(stack)
+        return result
+    finally:
+        stop_stack(stack)
+
+
+def main() -> None:
+    results = {
+        "production": measure("production", jobs=100, with_throughput=True),
+        "embedded": measure("embedded", jobs=20, with_throughput=False),
+    }
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    for mode, result in results.items():
+        print(
+            f"{mode:>10}: submit→running median {result['submit_to_running_median_ms']:.0f} ms, "
+            f"p99 {result['submit_to_running_p99_ms']:.0f} ms over {result['jobs']} jobs"
+        )
+    t = results["production"]["throughput"]
+    print(
+        f"POST /v1/jobs at {t['clients']} clients: {t['post_rps']:.0f} req/s, p50 {t['post_p50_ms']:.1f} ms, "
+        f"p99 {t['post_p99_ms']:.1f} ms, {t['post_errors']} errors; healthz {t['healthz_rps']:.0f} req/s "
+        f"(submit/healthz {t['ratio_post_to_healthz_rps']:.2f}×)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""Start the real thing for service tests: `python -m api.serve` (the `make run` command),
+which migrates and supervises uvicorn and a Celery worker, on embedded SQLite or on
+PostgreSQL + Redis. Each run gets its own PostgreSQL database and Redis db number."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.orm import sessionmaker
+
+from store.db import make_engine
+from store.principals import create_key, get_or_create_principal
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+RUN_LOCK_KEY = "trainwell-test-run"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def require_service(name: str, reachable: bool) -> None:
+    """In CI the production-mode tests must run: an absent service fails them, elsewhere it skips them."""
+    if reachable:
+        return
+    if IN_CI:
+        pytest.fail(f"{name} is not answering on 127.0.0.1 and CI=true: production-mode tests must run")
+    pytest.skip(f"{name} is not answering on 127.0.0.1; start it to run production-mode tests")
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh database for this run on the shared server, dropped afterwards."""
+    import psycopg
+
+    require_service("PostgreSQL", _answers(5432))
+    name = f"trainwell_test_{secrets.token_hex(4)}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def redis_database() -> Iterator[str]:
+    """A Redis db number no other run holds: the first of 1..15 whose run lock we can take.
+    Only our own keys are removed afterwards; the shared server is never flushed."""
+    import redis
+
+    require_service("Redis", _answers(REDIS_PORT))
+    run_id = secrets.token_hex(8)
+    for db in range(1, 16):
+        client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
+        if client.set(RUN_LOCK_KEY, run_id, nx=True, ex=3600):
+            try:
+                yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
+            finally:
+                for key in client.scan_iter(count=1000):
+                    client.delete(key)
+                client.close()
+            return
+        client.close()
+    pytest.fail("no free Redis db number among 1..15 for this test run")
+
+
+@dataclass
+class Stack:
+    base_url: str
+    database_url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30, **kwargs)
+
+    def new_key(self, principal: str) -> str:
+        engine = make_engine(self.database_url)
+        try:
+            with sessionmaker(engine)() as session, session.begin():
+                owner = get_or_create_principal(session=session, name=principal)
+                return create_key(session=session, principal=owner, name=principal)
+        finally:
+            engine.dispose()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-20000:]
+
+
+def start_stack(tmp: Path, *, database_url: str | None = None, broker_url: str | None = None) -> Stack:
+    port = free_port()
+    data_dir = tmp / "var"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINWELL_")}
+    env.update(PYTHONUNBUFFERED="1", TRAINWELL_DATA_DIR=str(data_dir), TRAINWELL_PORT=str(port))
+    if database_url:
+        env.update(
+            TRAINWELL_MODE="production", TRAINWELL_DATABASE_URL=database_url, TRAINWELL_BROKER_URL=broker_url or ""
+        )
+    log_path = tmp / "stack.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.serve"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    stack = Stack(
+        f"http://127.0.0.1:{port}",
+        database_url or f"sqlite:///{(data_dir / 'trainwell.sqlite').resolve()}",
+        data_dir,
+        process,
+        log_path,
+    )
+    deadline = time.monotonic() + 90
+    while "trainwell is serving" not in stack.log():
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_stack(stack)
+            raise RuntimeError(f"the stack did not start:\n{stack.log()}")
+        time.sleep(0.2)
+    return stack
+
+
+def stop_stack(stack: Stack) -> int | None:
+    if stack.process.poll() is None:
+        stack.process.send_signal(signal.SIGTERM)
+        try:
+            stack.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            stack.process.kill()
+            stack.process.wait()
+    return stack.process.returncode
+
+
+def wait_for(client: httpx.Client, job_id: str, predicate: Any, timeout: float = 120.0) -> dict[str, Any]:
+    """Poll the job until predicate(job) holds; fail with the last state otherwise."""
+    deadline = time.monotonic() + timeout
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if predicate(job):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not reach the expected state in {timeout}s; last: {job}")
+
+
+def finished(job: dict[str, Any]) -> bool:
+    return job.get("status") in {"succeeded", "failed", "cancelled"}

@@ -1,0 +1,25 @@
+"""The worker's Celery app: `celery -A worker.celery_app worker --queues gpu,train`.
+
+The configuration is the shared one in store.queue, so sender and consumer agree on
+queues, acks and timeouts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_ready
+
+from store.queue import celery_config
+from store.settings import get_settings
+
+app = Celery("trainwell", include=["worker.tasks"])
+app.conf.update(celery_config(get_settings()))
+
+
+@worker_ready.connect
+def _announce_ready(**_: Any) -> None:
+    ready_file = get_settings().worker_ready_file
+    if ready_file is not None:
+        ready_file.touch()

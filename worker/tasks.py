@@ -1,0 +1,99 @@
+"""The training task. It takes a job id, never an ORM object, and opens its own sessions.
+
+Importing the trainer here (and so torch) in the worker's parent process means each
+forked child starts warm (importing torch takes 1.4–1.7 s); the parent never
+initialises CUDA, so the fork is safe. torch.optim imports torch._dynamo lazily on
+the first optimizer step, which cost 1.4 s of every job here (a fresh child per job),
+so the parent imports it too.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import traceback
+from typing import Any
+
+import torch._dynamo  # noqa: F401  (see the module docstring)
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from store import jobs as job_store
+from store.db import session_scope
+from store.queue import TRAIN_TASK
+from store.settings import get_settings
+from trainer import DatasetError, FitResult, fit
+from trainwell.job import JobStatus
+from trainwell.spec import JobSpec
+from worker.celery_app import app
+from worker.reporter import JobReporter
+from worker.retry import with_database_retry
+
+log = logging.getLogger(__name__)
+
+
+@app.task(name=TRAIN_TASK, bind=True)
+def train(self: Task, job_id: str) -> None:
+    run_job(job_id, worker=self.request.hostname or socket.gethostname())
+
+
+def run_job(job_id: str, *, worker: str) -> None:
+    settings = get_settings()
+    with session_scope() as session:
+        if not job_store.claim_job(session=session, job_id=job_id, worker=worker):
+            # a redelivered message, or the job was cancelled while queued
+            log.info("job %s: not queued any more, nothing to do", job_id)
+            return
+        job = job_store.get_job(session=session, job_id=job_id, principal_id=None)
+        assert job is not None
+        spec = JobSpec.model_validate(job.spec)
+        attempt = job.attempt
+    log.info("job %s attempt %d: training", job_id, attempt)
+    reporter = JobReporter(job_id, heartbeat_seconds=settings.heartbeat_seconds)
+    try:
+        result = fit(spec, reporter, checkpoint_dir=settings.checkpoint_dir / job_id, data_dir=settings.data_dir)
+    except SoftTimeLimitExceeded:
+        _finish(job_id, JobStatus.failed, reason="timeout", message=f"job exceeded {settings.max_job_seconds} s")
+    except DatasetError as exc:
+        _finish(job_id, JobStatus.failed, reason="dataset", message=str(exc))
+    except Exception as exc:
+        log.exception("job %s failed", job_id)
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        _finish(job_id, JobStatus.failed, reason="exception", message=message, tb=traceback.format_exc())
+    else:
+        _finish_with_result(job_id, result)
+    log.info("job %s attempt %d: done", job_id, attempt)
+
+
+def _finish_with_result(job_id: str, result: FitResult) -> None:
+    summary = result.summary()
+    if result.status == "completed":
+        _finish(job_id, JobStatus.succeeded, summary=summary)
+    elif result.status == "stopped":
+        _finish(job_id, JobStatus.cancelled, summary=summary)
+    else:
+        _finish(job_id, JobStatus.failed, summary=summary, reason="diverged", message=result.message)
+
+
+def _finish(
+    job_id: str,
+    status: JobStatus,
+    *,
+    summary: dict[str, Any] | None = None,
+    reason: str | None = None,
+    message: str | None = None,
+    tb: str | None = None,
+) -> None:
+    def write() -> None:
+        with session_scope() as session:
+            job_store.finish_job(
+                session=session,
+                job_id=job_id,
+                status=status,
+                summary=summary,
+                error_reason=reason,
+                error_message=message,
+                error_traceback=tb,
+            )
+
+    with_database_retry(write, what=f"final status of job {job_id}")
