@@ -9,9 +9,10 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from api.auth import resolve_caller
 from api.errors import ApiError
 from store.db import session_factory
-from store.principals import Caller, authenticate
+from store.principals import Caller
 from store.settings import Settings, get_settings
 
 _bearer = HTTPBearer(auto_error=False, description="an API key: `tw_…` (or the operator's TRAINWELL_ADMIN_KEY)")
@@ -38,10 +39,9 @@ def get_caller(
         raise ApiError(
             401, "unauthorized", "missing bearer API key: send 'Authorization: Bearer <key>'", headers=_CHALLENGE
         )
-    caller = authenticate(session=session, key=credentials.credentials, admin_key=settings.admin_key)
+    caller = resolve_caller(session=session, key=credentials.credentials, admin_key=settings.admin_key)
     if caller is None:
         raise ApiError(401, "unauthorized", "invalid or revoked API key", headers=_CHALLENGE)
-    session.commit()  # the admin principal may have been created on first use
     return caller
 
 

@@ -20,13 +20,13 @@ from trainwell.spec import UPLOADED_DATASET_ID, JobSpec
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
-def job_public(job: models.Job) -> Job:
+def job_public(job: models.Job, spec: JobSpec | None = None) -> Job:
     error = JobError(reason=job.error_reason, message=job.error_message or "") if job.error_reason else None
     return Job(
         id=job.id,
         name=job.name,
         status=JobStatus(job.status),
-        spec=JobSpec.model_validate(job.spec),
+        spec=spec or JobSpec.model_validate(job.spec),
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
@@ -94,7 +94,7 @@ def create_job(
         session.delete(job)
         session.commit()
         raise
-    return job_public(job)
+    return job_public(job, spec)
 
 
 def _replay(session: SessionDep, principal_id: int, key: str, spec: JobSpec, response: Response) -> Job | None:
