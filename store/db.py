@@ -19,6 +19,16 @@ from store.settings import get_settings
 _engines: dict[tuple[int, str], Engine] = {}
 
 
+def _forget_inherited_engines() -> None:
+    # SQLAlchemy's advice for fork: the child must not use, or close, its parent's
+    # pooled connections (they are the parent's sockets); drop them without closing.
+    for key in [k for k in _engines if k[0] != os.getpid()]:
+        _engines.pop(key).dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_engines)
+
+
 def make_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
@@ -51,8 +61,14 @@ def get_engine(url: str | None = None) -> Engine:
     return _engines[key]
 
 
+_sessionmakers: dict[Engine, sessionmaker[Session]] = {}
+
+
 def session_factory() -> sessionmaker[Session]:
-    return sessionmaker(get_engine(), expire_on_commit=False)
+    engine = get_engine()
+    if engine not in _sessionmakers:
+        _sessionmakers[engine] = sessionmaker(engine, expire_on_commit=False)
+    return _sessionmakers[engine]
 
 
 @contextmanager

@@ -44,6 +44,7 @@ def create_job(
         parent_id=parent_id,
         idempotency_key=idempotency_key,
         created_at=utcnow(),
+        enqueued_at=utcnow(),
         attempt=0,
         epoch=0,
         epochs=spec.epochs,

@@ -50,6 +50,7 @@ class Job(Base):
         # keyset pagination of one principal's jobs, newest first
         Index("ix_jobs_principal_created", "principal_id", "created_at", "id"),
         Index("ix_jobs_status_heartbeat", "status", "heartbeat_at"),
+        Index("ix_jobs_status_enqueued", "status", "enqueued_at"),
         UniqueConstraint("principal_id", "idempotency_key", name="uq_jobs_idempotency"),
     )
 
@@ -63,6 +64,7 @@ class Job(Base):
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    enqueued_at: Mapped[datetime | None]  # last time a message was sent for it
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]

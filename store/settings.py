@@ -35,6 +35,16 @@ class Settings(BaseSettings):
     max_job_seconds: int = Field(24 * 3600, ge=60)
     # How often a running job's worker writes its heartbeat and reads the cancel flag.
     heartbeat_seconds: float = Field(1.0, gt=0)
+    # A running job whose heartbeat is older than this lost its worker: the reaper
+    # requeues it (or fails it with reason worker_lost after max_attempts claims).
+    # Thirty heartbeats of slack: a busy database or a long GC pause is not a crash.
+    lease_seconds: float = Field(30.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+    reaper_interval_seconds: float = Field(5.0, gt=0)
+    # Redis here keeps nothing on disk, so a restart loses queued messages; the row is
+    # the truth, and a job still queued this long after its last enqueue is sent again
+    # (a duplicate is harmless: the claim lets only one delivery train).
+    requeue_after_seconds: float = Field(300.0, gt=0)
     max_epochs: int = Field(10_000, ge=1)
     # Set by `make run`'s supervisor for its worker: the worker touches this file once it
     # consumes, so "serving" is printed only when jobs can actually train.

@@ -4,6 +4,7 @@ PostgreSQL + Redis. Each run gets its own PostgreSQL database and Redis db numbe
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -106,13 +107,7 @@ class Stack:
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=30, **kwargs)
 
     def new_key(self, principal: str) -> str:
-        engine = make_engine(self.database_url)
-        try:
-            with sessionmaker(engine)() as session, session.begin():
-                owner = get_or_create_principal(session=session, name=principal)
-                return create_key(session=session, principal=owner, name=principal)
-        finally:
-            engine.dispose()
+        return new_key(self.database_url, principal)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-20000:]
@@ -173,3 +168,114 @@ def wait_for(client: httpx.Client, job_id: str, predicate: Any, timeout: float =
 
 def finished(job: dict[str, Any]) -> bool:
     return job.get("status") in {"succeeded", "failed", "cancelled"}
+
+
+@dataclass
+class Services:
+    """The API and workers as separate processes, for tests that kill and restart them."""
+
+    tmp: Path
+    env: dict[str, str]
+    base_url: str
+    database_url: str
+    broker_url: str
+    api: subprocess.Popen[bytes] | None = None
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.env["TRAINWELL_DATA_DIR"])
+
+    def start_api(self) -> None:
+        port = self.base_url.rsplit(":", 1)[1]
+        with open(self.tmp / "api.log", "ab") as log:
+            self.api = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "api.main:app", "--port", port],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.base_url}/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and self.api.poll() is None, "the API did not start"
+            time.sleep(0.1)
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        """A Celery worker in its own process group (so a test can kill -9 all of it); returns once it consumes."""
+        n = len(self.workers)
+        ready = self.tmp / f"worker-{n}.ready"
+        env = {**self.env, "TRAINWELL_WORKER_READY_FILE": str(ready)}
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "worker.celery_app",
+            "worker",
+            "--queues",
+            "train,gpu",
+            "--concurrency",
+            "1",
+            "--max-tasks-per-child",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"w{n}@%h",
+        ]
+        with open(self.worker_log_path(n), "ab") as log:
+            worker = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.workers.append(worker)
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert time.monotonic() < deadline and worker.poll() is None, f"worker {n} did not start"
+            time.sleep(0.1)
+        return worker
+
+    def worker_log_path(self, n: int) -> Path:
+        return self.tmp / f"worker-{n}.log"
+
+    def worker_logs(self) -> str:
+        return "\n".join(self.worker_log_path(n).read_text(errors="replace") for n in range(len(self.workers)))
+
+    def stop(self) -> None:
+        for process in [*self.workers, *([self.api] if self.api else [])]:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL) if process in self.workers else process.terminate()
+            process.wait(timeout=30)
+
+
+def make_services(tmp: Path, *, database_url: str, broker_url: str, **settings: str) -> Services:
+    """Migrated database, settings as TRAINWELL_* variables (e.g. lease_seconds="2"), nothing started yet."""
+    from store.migrate import upgrade_database
+
+    upgrade_database(database_url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINWELL_")}
+    env.update(
+        PYTHONUNBUFFERED="1",
+        TRAINWELL_MODE="production",
+        TRAINWELL_DATA_DIR=str(tmp / "var"),
+        TRAINWELL_DATABASE_URL=database_url,
+        TRAINWELL_BROKER_URL=broker_url,
+    )
+    env.update({f"TRAINWELL_{name.upper()}": value for name, value in settings.items()})
+    return Services(tmp, env, f"http://127.0.0.1:{free_port()}", database_url, broker_url)
+
+
+def new_key(database_url: str, principal: str) -> str:
+    engine = make_engine(database_url)
+    try:
+        with sessionmaker(engine)() as session, session.begin():
+            owner = get_or_create_principal(session=session, name=principal)
+            return create_key(session=session, principal=owner, name=principal)
+    finally:
+        engine.dispose()

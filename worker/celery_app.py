@@ -19,7 +19,11 @@ app.conf.update(celery_config(get_settings()))
 
 
 @worker_ready.connect
-def _announce_ready(**_: Any) -> None:
-    ready_file = get_settings().worker_ready_file
-    if ready_file is not None:
-        ready_file.touch()
+def _on_worker_ready(**_: Any) -> None:
+    # worker_ready fires in the main process only, after the pool has forked
+    from worker.reaper import start_reaper
+
+    settings = get_settings()
+    start_reaper(settings)
+    if settings.worker_ready_file is not None:
+        settings.worker_ready_file.touch()
