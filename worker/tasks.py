@@ -22,7 +22,7 @@ from store import jobs as job_store
 from store.db import session_scope
 from store.queue import TRAIN_TASK
 from store.settings import get_settings
-from trainer import DatasetError, FitResult, fit
+from trainer import DatasetError, fit
 from trainwell.job import JobStatus
 from trainwell.spec import JobSpec
 from worker.celery_app import app
@@ -50,29 +50,35 @@ def run_job(job_id: str, *, worker: str) -> None:
         attempt = job.attempt
     log.info("job %s attempt %d: training", job_id, attempt)
     reporter = JobReporter(job_id, heartbeat_seconds=settings.heartbeat_seconds)
+    outcome = _train(job_id, spec, reporter)
+    reporter.flush()  # the epochs trained so far are kept whatever the outcome
+    _finish(job_id, **outcome)
+    log.info("job %s attempt %d: done (%s)", job_id, attempt, outcome["status"].value)
+
+
+def _train(job_id: str, spec: JobSpec, reporter: JobReporter) -> dict[str, Any]:
+    """Run the trainer; return the arguments of the job's final status."""
+    settings = get_settings()
     try:
         result = fit(spec, reporter, checkpoint_dir=settings.checkpoint_dir / job_id, data_dir=settings.data_dir)
     except SoftTimeLimitExceeded:
-        _finish(job_id, JobStatus.failed, reason="timeout", message=f"job exceeded {settings.max_job_seconds} s")
+        return {
+            "status": JobStatus.failed,
+            "reason": "timeout",
+            "message": f"job exceeded {settings.max_job_seconds} s",
+        }
     except DatasetError as exc:
-        _finish(job_id, JobStatus.failed, reason="dataset", message=str(exc))
+        return {"status": JobStatus.failed, "reason": "dataset", "message": str(exc)}
     except Exception as exc:
         log.exception("job %s failed", job_id)
         message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-        _finish(job_id, JobStatus.failed, reason="exception", message=message, tb=traceback.format_exc())
-    else:
-        _finish_with_result(job_id, result)
-    log.info("job %s attempt %d: done", job_id, attempt)
-
-
-def _finish_with_result(job_id: str, result: FitResult) -> None:
+        return {"status": JobStatus.failed, "reason": "exception", "message": message, "tb": traceback.format_exc()}
     summary = result.summary()
     if result.status == "completed":
-        _finish(job_id, JobStatus.succeeded, summary=summary)
-    elif result.status == "stopped":
-        _finish(job_id, JobStatus.cancelled, summary=summary)
-    else:
-        _finish(job_id, JobStatus.failed, summary=summary, reason="diverged", message=result.message)
+        return {"status": JobStatus.succeeded, "summary": summary}
+    if result.status == "stopped":
+        return {"status": JobStatus.cancelled, "summary": summary}
+    return {"status": JobStatus.failed, "summary": summary, "reason": "diverged", "message": result.message}
 
 
 def _finish(

@@ -1,0 +1,132 @@
+"""A PostgreSQL restart mid-job: the API answers 503 with a JSON error (never a 500 or
+a hang) and /readyz is 503; the worker keeps training, buffers its metric writes and
+catches up; no epoch's metrics are lost. The test makes its own cluster (initdb into a
+temp dir, its own port), so the shared server is never stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.stack import IN_CI, finished, free_port, make_services, new_key, redis_database, wait_for
+
+SPEC = {"dataset": {"name": "digits"}, "model": {"hidden": [128]}, "batch_size": 16, "epochs": 30}
+
+
+class PostgresCluster:
+    """initdb + pg_ctl, as the postgres user when we are root (PostgreSQL refuses to run as root)."""
+
+    def __init__(self) -> None:
+        binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        self.bin = Path(binaries[-1]) if binaries else None
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="trainwell-pg-"))
+        os.chmod(self.dir, 0o755)
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=60)
+
+    def init(self) -> None:
+        assert self.bin is not None
+        data = self.dir / "data"
+        data.mkdir()
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+            shutil.chown(data, "postgres")
+        self._run(str(self.bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.dir / "data"),
+            "-o",
+            options,
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "start",
+        )
+
+    def stop(self) -> None:
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def cluster() -> Iterator[PostgresCluster]:
+    made = PostgresCluster()
+    if made.bin is None or shutil.which("runuser") is None:
+        if IN_CI:
+            pytest.fail("PostgreSQL server binaries are not installed and CI=true")
+        pytest.skip("PostgreSQL server binaries are not installed")
+    made.init()
+    made.start()
+    try:
+        yield made
+    finally:
+        made.remove()
+
+
+def test_database_restart_mid_job_loses_no_metrics(tmp_path: Path, cluster: PostgresCluster) -> None:
+    import psycopg
+
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres", autocommit=True) as conn:
+        conn.execute("CREATE DATABASE trainwell")
+    database_url = f"postgresql+psycopg://postgres@127.0.0.1:{cluster.port}/trainwell"
+    with redis_database() as broker_url:
+        services = make_services(
+            tmp_path,
+            database_url=database_url,
+            broker_url=broker_url,
+            heartbeat_seconds="0.2",
+            reaper_interval_seconds="0.5",
+        )
+        try:
+            services.start_api()
+            services.start_worker()
+            key = new_key(database_url, "outage-tester")
+            with httpx.Client(
+                base_url=services.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+            ) as client:
+                job = client.post("/v1/jobs", json=SPEC).json()
+                wait_for(client, job["id"], lambda j: j["progress"]["epoch"] >= 3, timeout=120)
+
+                cluster.stop()
+                outage_began = time.monotonic()
+                began = time.monotonic()
+                during = client.get(f"/v1/jobs/{job['id']}")
+                assert time.monotonic() - began < 10, "a request during the outage must not hang"
+                assert during.status_code == 503, during.text
+                assert during.json()["error"]["code"] == "database_unavailable"
+                ready = client.get("/readyz")
+                assert ready.status_code == 503 and "database" in ready.json()["error"]["details"]["unavailable"]
+                time.sleep(max(0.0, 4 - (time.monotonic() - outage_began)))  # long enough for failed writes
+                cluster.start()
+
+                done = wait_for(client, job["id"], finished, timeout=180)
+                assert done["status"] == "succeeded" and done["attempt"] == 1, (done, services.worker_logs()[-4000:])
+                series = client.get(f"/v1/jobs/{job['id']}/metrics", params={"names": "train_loss,val_loss"}).json()
+                for s in series["series"]:
+                    assert [p["epoch"] for p in s["points"]] == list(range(1, 31)), f"{s['name']}: an epoch is missing"
+                assert client.get("/readyz").status_code == 200
+            logs = services.worker_logs()
+            assert "metric write failed" in logs and "caught up" in logs, "the outage should have been felt and healed"
+        finally:
+            services.stop()
