@@ -95,3 +95,14 @@ def test_keys_are_stored_hashed_and_can_be_revoked(session: Session) -> None:
     assert authenticate(session=session, key=key, admin_key=None) is None
     admin = authenticate(session=session, key="operator-secret", admin_key="operator-secret")
     assert admin is not None and admin.is_admin and admin.scope is None
+
+
+def test_the_migrations_match_the_models(session: Session) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from store.models import Base
+
+    with session.get_bind().connect() as connection:  # type: ignore[union-attr]
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == [], f"store/models.py and migrations/ disagree; add a migration: {diff}"
