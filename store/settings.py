@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # (a duplicate is harmless: the claim lets only one delivery train).
     requeue_after_seconds: float = Field(300.0, gt=0)
     max_epochs: int = Field(10_000, ge=1)
+    # Quotas per principal, checked before a job is stored (api/quotas.py).
+    max_model_parameters: int = Field(50_000_000, ge=1)
+    max_active_jobs: int = Field(100, ge=1, description="queued + running jobs per principal")
+    submissions_per_minute: int = Field(120, ge=1)
     # Set by `make run`'s supervisor for its worker: the worker touches this file once it
     # consumes, so "serving" is printed only when jobs can actually train.
     worker_ready_file: Path | None = None

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.deps import CallerDep, SessionDep, SettingsDep
 from api.errors import ApiError, not_found
+from api.quotas import check_quotas
 from store import jobs as job_store
 from store import models
 from store.metrics import read_series
@@ -71,7 +72,8 @@ def create_job(
     if idempotency_key is not None:
         existing = _replay(session, caller.principal_id, idempotency_key, spec, response)
         if existing is not None:
-            return existing
+            return existing  # a replay is not a new submission: no quota applies
+    check_quotas(session=session, caller=caller, spec=spec, settings=settings)
     try:
         job = job_store.create_job(
             session=session,

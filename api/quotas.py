@@ -1,0 +1,58 @@
+"""Submission quotas: a clear 422 for a model too large, a 429 for too many jobs at once or
+too many submissions in a minute (with Retry-After).
+
+Counted in the database, not in process memory, so every API process sees the same
+numbers. Check and insert are not one transaction: concurrent submissions can pass a
+limit by the number of requests in flight, which a quota can afford.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from api.errors import ApiError
+from store.models import utcnow
+from store.principals import Caller
+from store.quotas import count_active_jobs, submissions_since
+from store.settings import Settings
+from trainwell.model_size import DATASET_SHAPES, count_parameters
+from trainwell.spec import JobSpec
+
+WINDOW = timedelta(minutes=1)
+
+
+def check_quotas(*, session: Session, caller: Caller, spec: JobSpec, settings: Settings) -> None:
+    shape = DATASET_SHAPES.get(spec.dataset.name)
+    if shape is not None:  # uploaded datasets: their shape is checked by the dataset lookup
+        parameters = count_parameters(spec, shape)
+        if parameters > settings.max_model_parameters:
+            raise ApiError(
+                422,
+                "model_too_large",
+                f"model: {parameters:,} parameters on {spec.dataset.name}; at most {settings.max_model_parameters:,} "
+                "allowed (fewer or narrower hidden layers)",
+                [{"field": "model", "message": "too many parameters", "parameters": parameters}],
+            )
+    active = count_active_jobs(session=session, principal_id=caller.principal_id)
+    if active >= settings.max_active_jobs:
+        raise ApiError(
+            429,
+            "too_many_active_jobs",
+            f"{active} of your jobs are queued or running; at most {settings.max_active_jobs} at once — "
+            "wait for some to finish or cancel them",
+            headers={"Retry-After": "30"},
+        )
+    now = utcnow()
+    recent = submissions_since(session=session, principal_id=caller.principal_id, since=now - WINDOW)
+    if len(recent) >= settings.submissions_per_minute:
+        oldest = recent[-settings.submissions_per_minute]
+        retry_after = max(1, math.ceil((oldest + WINDOW - now).total_seconds()))
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"at most {settings.submissions_per_minute} submissions a minute; retry in {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
