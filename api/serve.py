@@ -61,8 +61,6 @@ def worker_command() -> list[str]:
         ",".join(QUEUES),
         "--concurrency",
         "1",
-        "--max-tasks-per-child",
-        "1",
         "--loglevel",
         "INFO",
         "--hostname",

@@ -58,9 +58,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        # every job in a fresh child: CUDA cannot be used after fork once initialised,
-        # and long-lived workers leak GPU memory (celery#6009)
-        "worker_max_tasks_per_child": 1,
+        # one job at a time per worker (one worker per GPU); each job runs in a fresh
+        # process forked by the pool child (worker/job_process.py)
         "worker_concurrency": 1,
         "worker_hijack_root_logger": False,
         "task_soft_time_limit": settings.max_job_seconds,

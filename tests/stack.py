@@ -222,8 +222,6 @@ class Services:
             "train,gpu",
             "--concurrency",
             "1",
-            "--max-tasks-per-child",
-            "1",
             "--loglevel",
             "INFO",
             "--hostname",

@@ -79,9 +79,8 @@ def test_worker_command_matches_celery_app_and_queues() -> None:
         assert (ROOT / (app.replace(".", "/") + ".py")).exists(), f"{name}: -A {app} names no module file"
         queues = set(option(args, "--queues").split(","))
         assert queues <= declared, f"{name}: queues {queues - declared} are not declared in store.queue.QUEUES"
-        # One job per fresh child: CUDA is never used after a fork (celery#6009).
+        # One job at a time per GPU; each job forks its own process (worker/job_process.py).
         assert option(args, "--concurrency") == "1", f"{name}: one job at a time per GPU"
-        assert option(args, "--max-tasks-per-child") == "1", f"{name}: each job needs a fresh child"
 
 
 def test_workers_reserve_one_gpu_each() -> None:

@@ -1,10 +1,10 @@
 """The training task. It takes a job id, never an ORM object, and opens its own sessions.
 
-Importing the trainer here (and so torch) in the worker's parent process means each
-forked child starts warm (importing torch takes 1.4–1.7 s); the parent never
-initialises CUDA, so the fork is safe. torch.optim imports torch._dynamo lazily on
-the first optimizer step, which cost 1.4 s of every job here (a fresh child per job),
-so the parent imports it too.
+Each job runs in a fresh process (worker/job_process.py). Importing the trainer here
+(and so torch) in the worker's parent process means each forked process starts warm
+(importing torch takes 1.4–1.7 s); no process but the job's own initialises CUDA, so
+the forks are safe. torch.optim imports torch._dynamo lazily on the first optimizer
+step, which cost 1.4 s of every job here, so the parent imports it too.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any
 
 import torch._dynamo  # noqa: F401  (see the module docstring)
 from celery import Task
-from celery.exceptions import SoftTimeLimitExceeded
 
 from store import jobs as job_store
 from store.db import session_scope
@@ -26,6 +25,7 @@ from trainer import DatasetError, fit
 from trainwell.job import JobStatus
 from trainwell.spec import JobSpec
 from worker.celery_app import app
+from worker.job_process import JobTerminated, run_in_fresh_process
 from worker.reporter import JobReporter
 from worker.retry import with_database_retry
 
@@ -34,7 +34,11 @@ log = logging.getLogger(__name__)
 
 @app.task(name=TRAIN_TASK, bind=True)
 def train(self: Task, job_id: str) -> None:
-    run_job(job_id, worker=self.request.hostname or socket.gethostname())
+    worker = self.request.hostname or socket.gethostname()
+    exit_code = run_in_fresh_process(lambda: run_job(job_id, worker=worker))
+    if exit_code != 0:
+        # the row stays running; its heartbeat stops and the reaper requeues it
+        log.error("job %s: its process exited with %d", job_id, exit_code)
 
 
 def run_job(job_id: str, *, worker: str) -> None:
@@ -61,12 +65,9 @@ def _train(job_id: str, spec: JobSpec, reporter: JobReporter) -> dict[str, Any]:
     settings = get_settings()
     try:
         result = fit(spec, reporter, checkpoint_dir=settings.checkpoint_dir / job_id, data_dir=settings.data_dir)
-    except SoftTimeLimitExceeded:
-        return {
-            "status": JobStatus.failed,
-            "reason": "timeout",
-            "message": f"job exceeded {settings.max_job_seconds} s",
-        }
+    except JobTerminated:
+        message = f"stopped by the {settings.max_job_seconds} s time limit or the worker's shutdown"
+        return {"status": JobStatus.failed, "reason": "terminated", "message": message}
     except DatasetError as exc:
         return {"status": JobStatus.failed, "reason": "dataset", "message": str(exc)}
     except Exception as exc:
