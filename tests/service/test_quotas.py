@@ -39,7 +39,7 @@ def _count(client: httpx.Client) -> int:
 
 
 def test_limits_and_quotas(api: tuple[Services, httpx.Client]) -> None:
-    services, client = api
+    _, client = api
     too_big = client.post("/v1/jobs", json={**TINY, "dataset": {"name": "digits"}, "model": {"hidden": [512]}})
     assert too_big.status_code == 422 and too_big.json()["error"]["code"] == "model_too_large"
     assert "38,410 parameters" in too_big.json()["error"]["message"]  # 64·512+512 + 512·10+10
