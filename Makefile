@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # unpinned torch pulls a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install run test bench clean
 
 install: $(STAMP)
 
@@ -27,6 +27,7 @@ test: install
 	$(VENV)/bin/pytest
 
 bench: install
+	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m bench
 
 clean:

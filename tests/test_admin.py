@@ -1,0 +1,58 @@
+"""Operator tools: key administration from the command line, and settings that refuse unsafe production defaults."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy.orm import sessionmaker
+
+from store.db import make_engine
+from store.migrate import upgrade_database
+from store.principals import authenticate
+from store.settings import Settings
+from tests.stack import ROOT
+
+
+def _admin(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINWELL_")}
+    env["TRAINWELL_DATA_DIR"] = str(tmp_path)
+    return subprocess.run(
+        [sys.executable, "-m", "api.admin", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_create_list_and_revoke_keys(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'trainwell.sqlite'}"
+    upgrade_database(url)
+    created = _admin(tmp_path, "create-key", "--name", "dana", "--admin")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    assert key.startswith("tw_")
+    engine = make_engine(url)
+    with sessionmaker(engine)() as session:
+        caller = authenticate(session=session, key=key, admin_key=None)
+        assert caller is not None and caller.name == "dana" and caller.is_admin
+
+    listed = _admin(tmp_path, "list-keys")
+    prefix = key.split("_")[1]
+    assert f"tw_{prefix}_…" in listed.stdout and "dana (admin)" in listed.stdout and "active" in listed.stdout
+    assert key not in listed.stdout, "a key is shown once, at creation, never again"
+
+    assert _admin(tmp_path, "revoke-key", prefix).returncode == 0
+    assert "revoked" in _admin(tmp_path, "list-keys").stdout
+    with sessionmaker(engine)() as session:
+        assert authenticate(session=session, key=key, admin_key=None) is None
+    assert _admin(tmp_path, "revoke-key", "ffffffff").returncode == 1
+    engine.dispose()
+
+
+@pytest.mark.parametrize("admin_key", ["", "changeme", "admin", "  secret "])
+def test_production_refuses_a_sample_admin_key(admin_key: str) -> None:
+    with pytest.raises(ValidationError, match="refusing to start in production mode"):
+        Settings(mode="production", admin_key=admin_key)
+    Settings(mode="embedded", admin_key=admin_key)  # a laptop may use what it likes
