@@ -26,6 +26,7 @@ from trainwell.job import JobStatus
 from trainwell.spec import JobSpec
 from worker.celery_app import app
 from worker.job_process import JobTerminated, run_in_fresh_process
+from worker.logs import job_context
 from worker.reporter import JobReporter
 from worker.retry import with_database_retry
 
@@ -52,12 +53,13 @@ def run_job(job_id: str, *, worker: str) -> None:
         assert job is not None
         spec = JobSpec.model_validate(job.spec)
         attempt = job.attempt
-    log.info("job %s attempt %d: training", job_id, attempt)
-    reporter = JobReporter(job_id, heartbeat_seconds=settings.heartbeat_seconds)
-    outcome = _train(job_id, spec, reporter)
-    reporter.flush()  # the epochs trained so far are kept whatever the outcome
-    _finish(job_id, **outcome)
-    log.info("job %s attempt %d: done (%s)", job_id, attempt, outcome["status"].value)
+    with job_context(job_id, attempt):
+        log.info("training")
+        reporter = JobReporter(job_id, heartbeat_seconds=settings.heartbeat_seconds)
+        outcome = _train(job_id, spec, reporter)
+        reporter.flush()  # the epochs trained so far are kept whatever the outcome
+        _finish(job_id, **outcome)
+        log.info("done: %s", outcome["status"].value)
 
 
 def _train(job_id: str, spec: JobSpec, reporter: JobReporter) -> dict[str, Any]:

@@ -80,7 +80,10 @@ def test_kill_9_mid_epoch_resumes_to_a_bit_identical_result(services: Services) 
         done = wait_for(client, crashed["id"], finished, timeout=180)
         assert done["status"] == "succeeded", (done, services.worker_logs()[-4000:])
         assert done["attempt"] == 2, "the reaper requeued it once and the new worker claimed it"
-        assert "worker lost" in services.worker_logs()
+        logs = services.worker_logs()
+        assert "worker lost" in logs
+        # structured lines: each names the job and the attempt it belongs to
+        assert f"job={crashed['id']} attempt=1 training" in logs and f"job={crashed['id']} attempt=2 training" in logs
 
         reference = client.post("/v1/jobs", json=SPEC).json()
         reference = wait_for(client, reference["id"], finished, timeout=180)
