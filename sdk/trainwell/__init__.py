@@ -1,8 +1,68 @@
-"""trainwell: the client distribution — the job spec, the shared vocabulary, and (soon) the Client and CLI."""
+"""trainwell: the client distribution — the job spec, the shared vocabulary, the Client and the CLI.
 
-from trainwell.job import Job, JobMetrics, JobOrigin, JobStatus, MetricSeries
+import trainwell
+with trainwell.Client() as client:
+    job = client.jobs.create("examples/digits-adam.yaml").wait()
+    print(job.summary)
+"""
+
+from trainwell._client import AsyncClient, Client
+from trainwell._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    TrainwellError,
+    UnprocessableEntityError,
+    WaitTimeoutError,
+)
+from trainwell._handle import AsyncJobHandle, JobHandle
+from trainwell._pagination import AsyncCursorPage, SyncCursorPage
+from trainwell._spec_file import SpecFileError, load_spec_file
+from trainwell.job import Job, JobMetrics, JobOrigin, JobPage, JobStatus, MetricPoint, MetricSeries
 from trainwell.metrics import MetricName
 from trainwell.spec import JobSpec
 
-__all__ = ["Job", "JobMetrics", "JobOrigin", "JobSpec", "JobStatus", "MetricName", "MetricSeries"]
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncClient",
+    "AsyncCursorPage",
+    "AsyncJobHandle",
+    "AuthenticationError",
+    "BadRequestError",
+    "Client",
+    "ConflictError",
+    "InternalServerError",
+    "Job",
+    "JobHandle",
+    "JobMetrics",
+    "JobOrigin",
+    "JobPage",
+    "JobSpec",
+    "JobStatus",
+    "MetricName",
+    "MetricPoint",
+    "MetricSeries",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "SpecFileError",
+    "SyncCursorPage",
+    "TrainwellError",
+    "UnprocessableEntityError",
+    "WaitTimeoutError",
+    "load_spec_file",
+]
 __version__ = "0.1.0"

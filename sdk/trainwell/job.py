@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from trainwell.spec import JobSpec
+
+if TYPE_CHECKING:  # pandas is the SDK's optional extra [pandas]; the service never needs it
+    import pandas as pd
 
 
 class JobStatus(StrEnum):
@@ -78,7 +81,45 @@ class MetricSeries(BaseModel):
     fold: int
     points: list[MetricPoint]
 
+    @property
+    def epochs(self) -> list[int]:
+        return [p.epoch for p in self.points]
+
+    @property
+    def values(self) -> list[float]:
+        return [p.value for p in self.points]
+
+    @property
+    def last(self) -> float | None:
+        return self.points[-1].value if self.points else None
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per point: columns epoch, step, value (needs the extra `trainwell[pandas]`)."""
+        pd = _pandas()
+        return pd.DataFrame([p.model_dump() for p in self.points], columns=["epoch", "step", "value"])
+
 
 class JobMetrics(BaseModel):
     job_id: str
     series: list[MetricSeries]
+
+    def get(self, name: str, fold: int = 0) -> MetricSeries | None:
+        """The series `name` of `fold`, or None when the job recorded none."""
+        return next((s for s in self.series if s.name == name and s.fold == fold), None)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """Tidy rows — name, fold, epoch, step, value — one per point (needs the extra `trainwell[pandas]`).
+
+        `df.pivot_table(index="epoch", columns="name", values="value")` gives one column per metric.
+        """
+        pd = _pandas()
+        rows = [{"name": s.name, "fold": s.fold, **p.model_dump()} for s in self.series for p in s.points]
+        return pd.DataFrame(rows, columns=["name", "fold", "epoch", "step", "value"])
+
+
+def _pandas() -> Any:
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError("to_pandas() needs pandas: pip install 'trainwell[pandas]'") from None
+    return pandas

@@ -1,0 +1,91 @@
+"""`trainwell jobs ls|show|wait|cancel|metrics|plot`."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from trainwell.cli import render
+from trainwell.cli.context import exit_for, state
+from trainwell.job import JobStatus
+
+app = typer.Typer(help="List, inspect, cancel and plot your jobs.", no_args_is_help=True)
+
+JobId = Annotated[str, typer.Argument(help="the job id")]
+AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+@app.command("ls")
+def list_jobs(
+    ctx: typer.Context,
+    status: Annotated[JobStatus | None, typer.Option(help="only jobs in this status")] = None,
+    parent: Annotated[str | None, typer.Option(help="only children of this job")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many jobs, newest first")] = 20,
+    as_json: AsJson = False,
+) -> None:
+    """Your jobs, newest first."""
+    pages = state(ctx).client().jobs.list(status=status, parent_id=parent, limit=min(limit, 200))
+    render.job_table(list(itertools.islice(pages, limit)), as_json=as_json)
+
+
+@app.command("show")
+def show_job(ctx: typer.Context, job_id: JobId, as_json: AsJson = False) -> None:
+    """A job's status, progress, error and results."""
+    render.job_detail(state(ctx).client().jobs.retrieve(job_id), as_json=as_json)
+
+
+@app.command("wait")
+def wait_job(
+    ctx: typer.Context,
+    job_id: JobId,
+    timeout: Annotated[float | None, typer.Option(help="give up after this many seconds")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Follow a job until it ends; exit 1 if it failed or was cancelled."""
+    done = state(ctx).client().jobs.wait(job_id, progress=not as_json, timeout=timeout)
+    render.job_detail(done, as_json=as_json)
+    raise typer.Exit(exit_for(done))
+
+
+@app.command("cancel")
+def cancel_job(ctx: typer.Context, job_id: JobId, as_json: AsJson = False) -> None:
+    """Cancel a queued or running job."""
+    job = state(ctx).client().jobs.cancel(job_id)
+    render.job_status_line(job, as_json=as_json)
+
+
+@app.command("metrics")
+def job_metrics(
+    ctx: typer.Context,
+    job_id: JobId,
+    names: Annotated[str | None, typer.Option(help="comma-separated metric names (default: all)")] = None,
+    fold: Annotated[int | None, typer.Option(min=0, help="only this fold")] = None,
+    max_points: Annotated[
+        int | None, typer.Option(min=4, help="downsample each series to about this many points")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """A job's metric series: one row per epoch, one column per metric."""
+    wanted = [n.strip() for n in names.split(",") if n.strip()] if names else None
+    metrics = state(ctx).client().jobs.metrics(job_id, names=wanted, fold=fold, max_points=max_points)
+    render.metrics_table(metrics, as_json=as_json)
+
+
+@app.command("plot")
+def plot_job(
+    ctx: typer.Context,
+    job_id: JobId,
+    out: Annotated[Path, typer.Option("--out", "-o", help="the PNG to write")],
+    fold: Annotated[int, typer.Option(min=0, help="which fold to draw")] = 0,
+    as_json: AsJson = False,
+) -> None:
+    """Draw loss and score per epoch, best epoch marked, into a PNG (needs trainwell[plot])."""
+    try:
+        state(ctx).client().jobs.plot(job_id, path=out, fold=fold)
+    except ImportError as exc:
+        render.usage_error(str(exc))
+        raise typer.Exit(2) from None
+    render.written(out, as_json=as_json)

@@ -1,0 +1,189 @@
+"""`client.jobs`: create, retrieve, list, cancel, metrics, wait, plot.
+
+Each operation is described once as a `Call`; `Jobs` and `AsyncJobs` only send it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from trainwell._base_client import Call
+from trainwell._exceptions import WaitTimeoutError
+from trainwell._handle import AsyncJobHandle, JobHandle
+from trainwell._pagination import AsyncCursorPage, AsyncPaginator, SyncCursorPage
+from trainwell._plot import PLOT_METRICS, plot_job
+from trainwell._progress import PROGRESS_METRICS, WaitProgress
+from trainwell._spec_file import SpecInput, spec_payload
+from trainwell.job import Job, JobMetrics, JobPage, JobStatus
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from trainwell._client import AsyncClient, Client
+
+JobRef = str | Job
+
+
+def _path(job: JobRef, suffix: str = "") -> str:
+    job_id = job.id if isinstance(job, Job) else job
+    if not job_id:
+        raise ValueError("job id must be a non-empty string")
+    return f"/v1/jobs/{quote(job_id, safe='')}{suffix}"
+
+
+def create_call(spec: SpecInput, idempotency_key: str | None) -> Call[Job]:
+    return Call("POST", "/v1/jobs", Job, json=spec_payload(spec), idempotency_key=idempotency_key)
+
+
+def retrieve_call(job: JobRef) -> Call[Job]:
+    return Call("GET", _path(job), Job)
+
+
+def cancel_call(job: JobRef) -> Call[Job]:
+    return Call("POST", _path(job, "/cancel"), Job)
+
+
+def list_call(
+    status: JobStatus | str | None, parent_id: str | None, limit: int | None, cursor: str | None
+) -> Call[JobPage]:
+    params = {"status": status, "parent_id": parent_id, "limit": limit, "cursor": cursor}
+    return Call("GET", "/v1/jobs", JobPage, params={k: v for k, v in params.items() if v is not None})
+
+
+def metrics_call(
+    job: JobRef, names: Iterable[str] | None, fold: int | None, max_points: int | None
+) -> Call[JobMetrics]:
+    params: dict[str, Any] = {"fold": fold, "max_points": max_points}
+    if names is not None:
+        params["names"] = ",".join(names)
+    return Call("GET", _path(job, "/metrics"), JobMetrics, params={k: v for k, v in params.items() if v is not None})
+
+
+class Jobs:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(self, spec: SpecInput, *, idempotency_key: str | None = None) -> JobHandle:
+        """Submit a job: a `JobSpec`, a dict, or the path of a YAML/JSON spec file.
+
+        The POST carries an Idempotency-Key (yours, or a fresh uuid4) that every retry repeats, so a
+        retry after a lost answer returns the job the first attempt made instead of a second one.
+        """
+        return JobHandle.bind(self._client.request(create_call(spec, idempotency_key)), self)
+
+    def retrieve(self, job: JobRef) -> JobHandle:
+        return JobHandle.bind(self._client.request(retrieve_call(job)), self)
+
+    def list(
+        self, *, status: JobStatus | str | None = None, parent_id: str | None = None, limit: int | None = None
+    ) -> SyncCursorPage[JobHandle]:
+        """Your jobs, newest first. `limit` is the page size; iterating the result walks every page."""
+
+        def fetch(cursor: str | None) -> SyncCursorPage[JobHandle]:
+            page = self._client.request(list_call(status, parent_id, limit, cursor))
+            return SyncCursorPage([JobHandle.bind(j, self) for j in page.data], page.next_cursor, fetch)
+
+        return fetch(None)
+
+    def cancel(self, job: JobRef) -> JobHandle:
+        """Cancel a queued job (it never starts) or a running one (it stops within a step)."""
+        return JobHandle.bind(self._client.request(cancel_call(job)), self)
+
+    def metrics(
+        self,
+        job: JobRef,
+        *,
+        names: Iterable[str] | None = None,
+        fold: int | None = None,
+        max_points: int | None = None,
+    ) -> JobMetrics:
+        """Series per metric name and fold; `max_points` downsamples long series on the server."""
+        return self._client.request(metrics_call(job, names, fold, max_points))
+
+    def wait(
+        self, job: JobRef, *, progress: bool = True, timeout: float | None = None, poll_interval: float = 1.0
+    ) -> JobHandle:
+        """Poll until the job is succeeded, failed or cancelled and return it; never raises for a failed job.
+
+        `progress` draws a live bar on stderr; `timeout` (seconds) raises `WaitTimeoutError`.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with WaitProgress(enabled=progress) as bar:
+            while True:
+                current = self.retrieve(job)
+                losses = self.metrics(current, names=PROGRESS_METRICS) if bar.needs_metrics(current) else None
+                bar.update(current, losses)
+                if current.status.is_final:
+                    return current
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise WaitTimeoutError(current.id, timeout or 0.0)
+                time.sleep(poll_interval)
+
+    def plot(self, job: JobRef, *, path: str | os.PathLike[str] | None = None, fold: int = 0) -> Figure:
+        """A matplotlib Figure of loss and score per epoch, best epoch marked; a PNG at `path` if given."""
+        current = self.retrieve(job)
+        return plot_job(current, self.metrics(current, names=PLOT_METRICS, fold=fold), fold=fold, path=path)
+
+
+class AsyncJobs:
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def create(self, spec: SpecInput, *, idempotency_key: str | None = None) -> AsyncJobHandle:
+        """See `Jobs.create`."""
+        return AsyncJobHandle.bind(await self._client.request(create_call(spec, idempotency_key)), self)
+
+    async def retrieve(self, job: JobRef) -> AsyncJobHandle:
+        return AsyncJobHandle.bind(await self._client.request(retrieve_call(job)), self)
+
+    def list(
+        self, *, status: JobStatus | str | None = None, parent_id: str | None = None, limit: int | None = None
+    ) -> AsyncPaginator[AsyncJobHandle]:
+        """`await` it for the first page, or `async for job in client.jobs.list()` over every page."""
+
+        async def fetch(cursor: str | None) -> AsyncCursorPage[AsyncJobHandle]:
+            page = await self._client.request(list_call(status, parent_id, limit, cursor))
+            return AsyncCursorPage([AsyncJobHandle.bind(j, self) for j in page.data], page.next_cursor, fetch)
+
+        return AsyncPaginator(lambda: fetch(None))
+
+    async def cancel(self, job: JobRef) -> AsyncJobHandle:
+        return AsyncJobHandle.bind(await self._client.request(cancel_call(job)), self)
+
+    async def metrics(
+        self,
+        job: JobRef,
+        *,
+        names: Iterable[str] | None = None,
+        fold: int | None = None,
+        max_points: int | None = None,
+    ) -> JobMetrics:
+        return await self._client.request(metrics_call(job, names, fold, max_points))
+
+    async def wait(
+        self, job: JobRef, *, progress: bool = True, timeout: float | None = None, poll_interval: float = 1.0
+    ) -> AsyncJobHandle:
+        """See `Jobs.wait`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with WaitProgress(enabled=progress) as bar:
+            while True:
+                current = await self.retrieve(job)
+                losses = await self.metrics(current, names=PROGRESS_METRICS) if bar.needs_metrics(current) else None
+                bar.update(current, losses)
+                if current.status.is_final:
+                    return current
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise WaitTimeoutError(current.id, timeout or 0.0)
+                await asyncio.sleep(poll_interval)
+
+    async def plot(self, job: JobRef, *, path: str | os.PathLike[str] | None = None, fold: int = 0) -> Figure:
+        current = await self.retrieve(job)
+        return plot_job(current, await self.metrics(current, names=PLOT_METRICS, fold=fold), fold=fold, path=path)
+
+
+__all__ = ["AsyncJobs", "JobRef", "Jobs"]
