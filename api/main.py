@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from api.errors import install_error_handlers
-from api.routes import health, jobs
+from api.limits import install_body_limit
+from api.observability import install_metrics
+from api.routes import datasets, diagnosis, health, jobs, remedies
+from store.settings import get_settings
 
 app = FastAPI(
     title="trainwell",
@@ -13,5 +17,17 @@ app = FastAPI(
     description="Submit PyTorch training jobs, stream their metrics, and learn why the model fits the way it does.",
 )
 install_error_handlers(app)
+install_body_limit(app)
+install_metrics(app)
+if get_settings().cors_origins:  # off unless an allow-list is configured
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=get_settings().cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+    )
 app.include_router(health.router)
 app.include_router(jobs.router)
+app.include_router(diagnosis.router)
+app.include_router(remedies.router)
+app.include_router(datasets.router)

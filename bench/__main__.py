@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-BENCHMARKS = ("bench.trainer",)
+BENCHMARKS = ("bench.trainer", "bench.diagnose")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ import time
 from sqlalchemy.exc import OperationalError
 
 from store import jobs as job_store
+from store.counters import increment
 from store.db import session_scope
 from store.metrics import MetricRow, record_metrics
 from trainer import Callbacks, EpochRecord
@@ -32,6 +33,7 @@ class JobReporter(Callbacks):
         self.epochs = 0
         self.cancelled = False
         self.write_failures = 0
+        self._counted_failures = 0  # failures already added to the metric_write_retries counter
         self._pending: list[MetricRow] = []
         self._progress: tuple[int, int] | None = None  # (fold, epoch) of the newest record
         self._next_heartbeat = 0.0
@@ -74,13 +76,15 @@ class JobReporter(Callbacks):
     def _write(self) -> None:
         with session_scope() as session:
             record_metrics(session=session, job_id=self.job_id, rows=self._pending)
+            increment(session=session, name="metric_write_retries", by=self.write_failures - self._counted_failures)
             if self._progress is not None:
                 fold, epoch = self._progress
                 job_store.set_progress(
                     session=session, job_id=self.job_id, epoch=epoch, fold=fold, folds=self.folds, epochs=self.epochs
                 )
-        if self.write_failures:
+        if self.write_failures > self._counted_failures:
             log.info("job %s: caught up, %d buffered metric rows written", self.job_id, len(self._pending))
+        self._counted_failures = self.write_failures
         self._pending = []
         self._backoff = 0.25
 

@@ -1,0 +1,160 @@
+"""The fit diagnosis as the API serves it and the SDK reads it: verdicts, findings, remedies, curvature.
+
+One definition of the vocabulary for the trainer (which computes a diagnosis), the store, the API and
+the SDK. No torch here. A remedy's `spec_patch` is a JSON merge patch (RFC 7396) on the job's spec;
+`merge_patch` applies one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Verdict(StrEnum):
+    """The one-word answer, after the table at the top of DESIGN.md."""
+
+    good_fit = "good_fit"
+    model_bias = "model_bias"  # training loss high, and a bigger/easier model would do better
+    optimization = "optimization"  # training loss high, and the model could represent more than it found
+    overfitting = "overfitting"  # training loss low, validation loss high
+    mismatch = "mismatch"  # validation fine, test much worse: train and test distributions differ
+    diverged = "diverged"  # loss NaN/Inf or exploding
+
+
+class Severity(StrEnum):
+    info = "info"
+    warning = "warning"
+    critical = "critical"
+
+
+class DiagnosisStatus(StrEnum):
+    pending = "pending"  # the job has not ended, or the worker has not written the diagnosis yet
+    running_probes = "running_probes"  # the verdict waits for probe jobs (issue 4, item 3)
+    ready = "ready"
+
+
+class FindingCode(StrEnum):
+    """Every finding the diagnosis can report; the remedies route (`/remedies/{code}`) is keyed by these."""
+
+    # the losses
+    high_training_loss = "high_training_loss"
+    overfitting = "overfitting"
+    validation_loss_rising = "validation_loss_rising"
+    best_epoch_early = "best_epoch_early"
+    training_loss_above_validation = "training_loss_above_validation"
+    mismatch = "mismatch"
+    diverged = "diverged"
+    loss_exploding = "loss_exploding"
+    plateau = "plateau"
+    slow_convergence = "slow_convergence"
+    oscillation = "oscillation"
+    # the instrumentation
+    vanishing_gradients = "vanishing_gradients"
+    exploding_gradients = "exploding_gradients"
+    dying_relu = "dying_relu"
+    saturated_activations = "saturated_activations"
+    learning_rate_too_small = "learning_rate_too_small"
+    learning_rate_too_large = "learning_rate_too_large"
+    # the spec
+    mse_for_classification = "mse_for_classification"
+    unnormalized_features = "unnormalized_features"
+    large_batch = "large_batch"
+    sgd_without_momentum = "sgd_without_momentum"
+    # the curvature at the final weights
+    saddle_point = "saddle_point"
+    local_minimum = "local_minimum"
+    not_critical = "not_critical"  # the gradient was still large at the final weights
+    curvature_skipped = "curvature_skipped"
+
+
+class CriticalPoint(StrEnum):
+    saddle_point = "saddle_point"  # gradient small, a clearly negative Hessian eigenvalue: a way down exists
+    local_minimum = "local_minimum"  # gradient small, no clearly negative eigenvalue
+    not_critical = "not_critical"  # gradient still large: the run had not stopped descending
+
+
+class Remedy(BaseModel):
+    title: str
+    rationale: str
+    spec_patch: dict[str, Any] = Field(description="JSON merge patch (RFC 7396) on the job's spec")
+
+
+class Finding(BaseModel):
+    code: FindingCode
+    severity: Severity
+    title: str
+    evidence: dict[str, Any] = Field(description="the numbers and epochs the finding rests on")
+    explanation: str
+    remedies: list[Remedy] = Field(default_factory=list)
+
+
+class EscapeStep(BaseModel):
+    """The textbook way out of a saddle: a step along the eigenvector of the negative eigenvalue."""
+
+    step: float  # signed step length along the unit eigenvector
+    loss_before: float
+    loss_after: float
+
+
+class Curvature(BaseModel):
+    gradient_norm: float | None = None  # full-batch (or fixed-subset) gradient norm at the final weights
+    lambda_max: float | None = None  # largest Hessian eigenvalue: the sharpness
+    lambda_min: float | None = None
+    critical_point: CriticalPoint | None = None  # None when skipped
+    escape: EscapeStep | None = None  # for a saddle point
+    hvp_count: int = 0  # Hessian-vector products spent
+    seconds: float = 0.0
+    subset_rows: int = 0  # training rows the loss was computed on
+    skipped_reason: str | None = None
+
+
+class ProbeKind(StrEnum):
+    easier = "easier"  # shallower, ReLU, BatchNorm, Adam: easier to optimize
+    bigger = "bigger"  # more capacity
+
+
+class Probe(BaseModel):
+    """A short child job that separates model bias from optimization failure (issue 4, item 3)."""
+
+    kind: ProbeKind
+    job_id: str | None = None
+    status: str = "queued"  # the child job's JobStatus
+    spec_patch: dict[str, Any] = Field(default_factory=dict)
+    train_loss: float | None = None  # the probe's best training loss, once it has finished
+
+
+class RemedyJob(BaseModel):
+    """A job launched from one of this diagnosis's remedies, and how it did against the original."""
+
+    job_id: str
+    title: str
+    status: str
+    metric: str  # the metric the verdict is about: train_loss for bias/optimization, val_loss, test_loss
+    before: float | None  # the original job's best value
+    after: float | None  # the remedy job's best value, once it has finished
+
+
+class Diagnosis(BaseModel):
+    status: DiagnosisStatus = DiagnosisStatus.ready
+    verdict: Verdict | None = None  # None only while pending
+    summary: str = ""  # one sentence
+    findings: list[Finding] = Field(default_factory=list)  # the primary finding first
+    curvature: Curvature | None = None
+    probes: list[Probe] = Field(default_factory=list)
+    remedy_jobs: list[RemedyJob] = Field(default_factory=list)  # filled in when served, from the child jobs
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: objects merge recursively, null deletes a key, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result

@@ -1,0 +1,115 @@
+"""The evaluation suite (issue 4, item 7): train every scenario with the real trainer and diagnose it.
+
+Two kinds of test. Per scenario, the construction is checked against the label with the trainer's own
+numbers and, where the label is a comparison, a contrasting run (a bigger or easier model, unshifted test
+data) — independent of the diagnosis' rules. Then the diagnosis must agree with ≥ 90% of the labels and
+never call a pathological run a good fit.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.diagnose.test_diagnose import history_of
+from tests.scenarios.catalog import SCENARIOS, Scenario
+from tests.trainer.builders import train
+from trainer import FitResult
+from trainer.diagnose import data_facts, diagnose
+from trainwell.diagnosis import Diagnosis, Verdict, merge_patch
+from trainwell.spec import JobSpec
+
+REQUIRED_ACCURACY = 0.9
+
+# The contrasting run for a label that is a comparison: the same data with a model/optimizer that works.
+EASY = {
+    "model": {"kind": "mlp", "hidden": [64, 64], "activation": "relu", "norm": "none", "dropout": 0.0},
+    "optimizer": {"name": "adam", "lr": 0.01, "momentum": 0.0, "nesterov": False},
+    "dataset": {"feature_norm": "standard"},
+    "loss": None,
+    "epochs": 40,
+}
+
+
+@dataclass
+class Outcome:
+    result: FitResult
+    history: dict[int, dict[str, list[float]]]
+    diagnosis: Diagnosis
+    trivial: float
+
+
+@pytest.fixture(scope="module")
+def outcomes() -> dict[str, Outcome]:
+    runs: dict[str, Outcome] = {}
+    for scenario in SCENARIOS:
+        spec = scenario.job_spec()
+        started = time.perf_counter()
+        result, recorder = train(spec)
+        seconds = time.perf_counter() - started
+        history = history_of(recorder)
+        failure = "diverged" if result.status == "diverged" else None
+        diagnosis = diagnose(spec, result, history, failure_reason=failure, train_seconds=seconds, data_dir=None)
+        runs[scenario.name] = Outcome(result, history, diagnosis, data_facts(spec, None).trivial_loss)
+    return runs
+
+
+def _final(outcome: Outcome, name: str) -> float:
+    return outcome.history[max(outcome.history)][name][-1]
+
+
+def _contrast(scenario: Scenario, patch: dict[str, Any]) -> tuple[FitResult, dict[int, dict[str, list[float]]]]:
+    spec = JobSpec.model_validate(merge_patch(scenario.job_spec().model_dump(mode="json"), patch))
+    result, recorder = train(spec)
+    return result, history_of(recorder)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_the_construction_produces_its_pathology(scenario: Scenario, outcomes: dict[str, Outcome]) -> None:
+    outcome = outcomes[scenario.name]
+    trivial = outcome.trivial
+    if scenario.verdict == Verdict.diverged:
+        assert outcome.result.status == "diverged" or _final(outcome, "val_loss") >= 2 * trivial
+        return
+    train_loss, val_loss = _final(outcome, "train_loss"), _final(outcome, "val_loss")
+    if scenario.verdict == Verdict.good_fit:
+        assert val_loss <= 0.3 * trivial and _final(outcome, "test_loss") <= 0.3 * trivial
+    elif scenario.verdict in (Verdict.model_bias, Verdict.optimization):
+        # far from a fit, while an easy-to-train model of ample size fits the same rows
+        _, contrast = _contrast(scenario, EASY)
+        exploded = max(outcome.history[0]["train_loss"]) >= 10 * trivial  # a first epoch thrown far off (rmsprop)
+        assert min(train_loss, val_loss) >= 0.5 * trivial or exploded
+        assert contrast[0]["train_loss"][-1] <= 0.5 * train_loss
+        model = scenario.job_spec().model
+        small = not model.hidden or max(model.hidden) <= 4
+        assert small == (scenario.verdict == Verdict.model_bias)  # bias: the scenario's model is the small one
+    elif scenario.verdict == Verdict.overfitting:
+        assert train_loss <= 0.05 * trivial and val_loss >= 3 * train_loss
+    elif scenario.verdict == Verdict.mismatch:
+        # the same job on unshifted test rows: the test loss is the shift's doing
+        _, unshifted = _contrast(scenario, {"dataset": {"test_shift": 0.0}})
+        test_loss = _final(outcome, "test_loss")
+        assert test_loss >= 1.5 * val_loss and test_loss >= 1.5 * unshifted[max(unshifted)]["test_loss"][-1]
+
+
+def test_the_diagnosis_agrees_with_the_labels(outcomes: dict[str, Outcome]) -> None:
+    verdicts = {scenario.name: (scenario.verdict, outcomes[scenario.name].diagnosis.verdict) for scenario in SCENARIOS}
+    table = "\n".join(f"{name:30s} {want:13s} {got}" for name, (want, got) in verdicts.items())
+    accuracy = sum(want == got for want, got in verdicts.values()) / len(verdicts)
+    assert accuracy >= REQUIRED_ACCURACY, f"verdict accuracy {accuracy:.0%}:\n{table}"
+    called_good = [
+        name for name, (want, got) in verdicts.items() if want != Verdict.good_fit and got == Verdict.good_fit
+    ]
+    assert not called_good, f"pathological runs called good_fit: {called_good}"
+
+
+def test_the_suite_covers_every_verdict_and_several_datasets_optimizers_and_losses() -> None:
+    specs = [scenario.job_spec() for scenario in SCENARIOS]
+    assert len(SCENARIOS) >= 15
+    assert {scenario.verdict for scenario in SCENARIOS} == set(Verdict)
+    assert len({spec.dataset.name for spec in specs}) >= 6
+    assert len({spec.optimizer.name for spec in specs}) >= 4
+    assert len({spec.loss or "default" for spec in specs}) >= 2

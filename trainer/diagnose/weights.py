@@ -1,0 +1,88 @@
+"""The trained model again, at the weights the job ended with, on the fold those weights were trained on."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from trainer.datasets import Dataset
+from trainer.diagnose.curvature import CurvatureBudget, analyze_critical_point
+from trainer.fit import resolve_device
+from trainer.losses import Objective
+from trainer.models import build_model
+from trainer.splits import FoldData
+from trainwell.diagnosis import Curvature
+from trainwell.spec import JobSpec
+
+# Curvature is measured on at most this many training rows (a fixed, seeded subset): the mean loss of
+# 2048 rows has a relative standard error of ~2% even for heavy-tailed per-row losses (cv ≈ 1), and a
+# Hessian-vector product on it stays a few milliseconds for the models of the spec.
+SUBSET_ROWS = 2048
+
+
+def trained_model(spec: JobSpec, state_dict: dict[str, Tensor], dataset: Dataset, device: torch.device) -> nn.Module:
+    model = build_model(spec.model, dataset.X.shape[1], dataset.output_dim, dataset.image_shape)
+    model.load_state_dict(state_dict)
+    # Evaluation mode: BatchNorm uses its running statistics and dropout is off, so the loss is a fixed
+    # function of the weights (train-mode BatchNorm couples the rows of a batch; dropout is random).
+    return model.to(device).eval()
+
+
+def training_subset(data: FoldData, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rows = len(data.X_train)
+    if rows <= SUBSET_ROWS:
+        return data.X_train, data.y_train
+    keep = np.sort(np.random.default_rng(seed).permutation(rows)[:SUBSET_ROWS])
+    return data.X_train[keep], data.y_train[keep]
+
+
+def job_curvature(
+    spec: JobSpec,
+    state_dict: dict[str, Tensor],
+    dataset: Dataset,
+    data: FoldData,
+    *,
+    loss_scale: float,
+    budget: CurvatureBudget,
+) -> Curvature:
+    """Curvature of the training loss (without weight decay: the data's error surface) at `state_dict`."""
+    if not all(torch.isfinite(value).all() for value in state_dict.values() if value.is_floating_point()):
+        return Curvature(skipped_reason="the final weights are not finite")
+    device = resolve_device(spec.device)
+    model = trained_model(spec, state_dict, dataset, device)
+    objective = Objective(spec.resolved_loss(dataset.task), dataset.task, dataset.num_classes, data.target_scale)
+    X_np, y_np = training_subset(data, spec.seed)
+    X, y = torch.from_numpy(X_np).to(device), torch.from_numpy(y_np).to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    return analyze_critical_point(
+        lambda: objective.loss(model(X), y),
+        params,
+        loss_scale=loss_scale,
+        budget=budget,
+        seed=spec.seed,
+        subset_rows=len(X_np),
+    )
+
+
+@torch.no_grad()
+def test_gap_standard_error(
+    spec: JobSpec, state_dict: dict[str, Tensor], dataset: Dataset, data: FoldData
+) -> float | None:
+    """Standard error of (mean test loss − mean validation loss) from the per-row losses at `state_dict`.
+
+    Measured, not assumed: a good classifier's row losses are mostly ~0 with a few confident mistakes, so
+    one row can move a small split's mean loss by more than any rule of thumb allows for.
+    """
+    if len(data.y_val) < 2 or len(data.y_test) < 2:
+        return None
+    device = resolve_device(spec.device)
+    model = trained_model(spec, state_dict, dataset, device)
+    objective = Objective(spec.resolved_loss(dataset.task), dataset.task, dataset.num_classes, data.target_scale)
+    variance = 0.0
+    for X, y in ((data.X_val, data.y_val), (data.X_test, data.y_test)):
+        rows = objective.row_losses(model(torch.from_numpy(X).to(device)), torch.from_numpy(y).to(device)).double()
+        variance += float(rows.var()) / len(rows)
+    return variance**0.5 if math.isfinite(variance) else None
