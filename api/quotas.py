@@ -18,24 +18,22 @@ from store.models import utcnow
 from store.principals import Caller
 from store.quotas import count_active_jobs, submissions_since
 from store.settings import Settings
-from trainwell.model_size import DATASET_SHAPES, count_parameters
+from trainwell.model_size import DataShape, count_parameters
 from trainwell.spec import JobSpec
 
 WINDOW = timedelta(minutes=1)
 
 
-def check_quotas(*, session: Session, caller: Caller, spec: JobSpec, settings: Settings) -> None:
-    shape = DATASET_SHAPES.get(spec.dataset.name)
-    if shape is not None:  # uploaded datasets: their shape is checked by the dataset lookup
-        parameters = count_parameters(spec, shape)
-        if parameters > settings.max_model_parameters:
-            raise ApiError(
-                422,
-                "model_too_large",
-                f"model: {parameters:,} parameters on {spec.dataset.name}; at most {settings.max_model_parameters:,} "
-                "allowed (fewer or narrower hidden layers)",
-                [{"field": "model", "message": "too many parameters", "parameters": parameters}],
-            )
+def check_quotas(*, session: Session, caller: Caller, spec: JobSpec, shape: DataShape, settings: Settings) -> None:
+    parameters = count_parameters(spec, shape)
+    if parameters > settings.max_model_parameters:
+        raise ApiError(
+            422,
+            "model_too_large",
+            f"model: {parameters:,} parameters on {spec.dataset.name}; at most {settings.max_model_parameters:,} "
+            "allowed (fewer or narrower hidden layers)",
+            [{"field": "model", "message": "too many parameters", "parameters": parameters}],
+        )
     active = count_active_jobs(session=session, principal_id=caller.principal_id)
     if active >= settings.max_active_jobs:
         raise ApiError(

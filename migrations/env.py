@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from logging.config import fileConfig
+from typing import Any, Literal
 
 from alembic import context
 
 from store.db import make_engine
-from store.models import Base
+from store.models import Base, UTCDateTime
 from store.settings import get_settings
 
 if context.config.config_file_name is not None:
     fileConfig(context.config.config_file_name, disable_existing_loggers=False)
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    # autogenerate would name store.models.UTCDateTime; migrations must not import the app's types
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def run_migrations() -> None:
@@ -23,7 +31,9 @@ def run_migrations() -> None:
     engine = make_engine(url)
     with engine.connect() as connection:
         # render_as_batch: SQLite can only ALTER a table by copying it
-        context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+        context.configure(
+            connection=connection, target_metadata=Base.metadata, render_as_batch=True, render_item=render_item
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
@@ -132,3 +133,47 @@ class LatestMetric(Base):
     epoch: Mapped[int] = mapped_column(Integer)
     step: Mapped[int] = mapped_column(Integer)
     value: Mapped[float] = mapped_column(Float)
+
+
+class Dataset(Base):
+    """An uploaded dataset as one principal sees it. The file (`data_dir/datasets/<id>.npz`) is
+    named by its content hash and shared; the row is per principal, so the same upload by two
+    principals is two rows and one file, and neither sees the other's row."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (Index("ix_datasets_principal_created", "principal_id", "created_at"),)
+
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(19), primary_key=True)  # "ds_" + 16 hex digits
+    name: Mapped[str | None] = mapped_column(String(200))
+    format: Mapped[str] = mapped_column(String(16))
+    task: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(200))
+    rows: Mapped[int] = mapped_column(Integer)
+    columns: Mapped[list[str]] = mapped_column(JSON)
+    classes: Mapped[list[str] | None] = mapped_column(JSON)
+    bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ServiceCounter(Base):
+    """Counts of what workers did that an operator must see (reaper actions, metric-write
+    retries). Workers expose no HTTP port, so they count here and the API's /metrics reads it."""
+
+    __tablename__ = "service_counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class JobDiagnosis(Base):
+    """A job's stored diagnosis (trainwell.diagnosis.Diagnosis as JSON), kept apart from the
+    job row so that reading or listing jobs never loads it. Recomputing overwrites it."""
+
+    __tablename__ = "diagnoses"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

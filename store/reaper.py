@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from store.counters import increment
 from store.models import Job
 from trainwell.job import JobStatus
 
@@ -78,4 +79,11 @@ def reap(
         )
         if resent.rowcount == 1:  # type: ignore[attr-defined]
             report.resent.append(Requeue(job_id, queue))
+    for name, items in (
+        ("reaper_requeued", report.requeued),
+        ("reaper_failed", report.failed),
+        ("reaper_cancelled", report.cancelled),
+        ("reaper_resent", report.resent),
+    ):
+        increment(session=session, name=name, by=len(items))
     return report

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     admin_key: str | None = None
+    # Browsers may call the API from these origins (JSON list); empty: CORS is off.
+    cors_origins: list[str] = Field(default_factory=list)
 
     # Celery: Redis redelivers any message not acked within the visibility timeout
     # (celery#5935, #7651), so it must exceed the longest job we allow to run.
@@ -46,6 +48,14 @@ class Settings(BaseSettings):
     # (a duplicate is harmless: the claim lets only one delivery train).
     requeue_after_seconds: float = Field(300.0, gt=0)
     max_epochs: int = Field(10_000, ge=1)
+    # Every request body is capped (api/limits.py): a job spec is a few KiB, so 1 MiB is generous.
+    max_request_bytes: int = Field(1024 * 1024, ge=1024)
+    # Uploads are parsed in the API process, all in memory: 64 MiB of CSV is at most 32M cells,
+    # 128 MiB as float32; a dataset past these is beyond "small and medium models" anyway.
+    # The upload request may exceed max_dataset_bytes by api.limits.MULTIPART_SLACK_BYTES.
+    max_dataset_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    max_dataset_rows: int = Field(1_000_000, ge=2)
+    max_dataset_columns: int = Field(10_000, ge=1)
     # Quotas per principal, checked before a job is stored (api/quotas.py).
     max_model_parameters: int = Field(50_000_000, ge=1)
     max_active_jobs: int = Field(100, ge=1, description="queued + running jobs per principal")
@@ -67,6 +77,11 @@ class Settings(BaseSettings):
     @property
     def visibility_timeout(self) -> int:
         return self.max_job_seconds + 3600
+
+    @property
+    def dataset_dir(self) -> Path:
+        """Uploaded datasets, normalized, one `<id>.npz` each (trainer/datasets.py reads them)."""
+        return self.data_dir / "datasets"
 
     @property
     def checkpoint_dir(self) -> Path:

@@ -21,10 +21,11 @@ from store import jobs as job_store
 from store.db import session_scope
 from store.queue import TRAIN_TASK
 from store.settings import get_settings
-from trainer import DatasetError, fit
+from trainer import DatasetError, FitResult, fit
 from trainwell.job import JobStatus
 from trainwell.spec import JobSpec
 from worker.celery_app import app
+from worker.diagnosis import diagnose_and_store
 from worker.job_process import JobTerminated, run_in_fresh_process
 from worker.logs import job_context
 from worker.reporter import JobReporter
@@ -56,32 +57,39 @@ def run_job(job_id: str, *, worker: str) -> None:
     with job_context(job_id, attempt):
         log.info("training")
         reporter = JobReporter(job_id, heartbeat_seconds=settings.heartbeat_seconds)
-        outcome = _train(job_id, spec, reporter)
+        outcome, result = _train(job_id, spec, reporter)
         reporter.flush()  # the epochs trained so far are kept whatever the outcome
         _finish(job_id, **outcome)
         log.info("done: %s", outcome["status"].value)
+        if outcome.get("reason") in {"terminated", "dataset"}:
+            return  # told to stop, or nothing was trained: no diagnosis to make
+        try:
+            diagnose_and_store(job_id, spec, result, failure_reason=outcome.get("reason"), settings=settings)
+        except Exception:  # the job's own outcome is recorded; a diagnosis bug must not hide it
+            log.exception("diagnosis failed")
 
 
-def _train(job_id: str, spec: JobSpec, reporter: JobReporter) -> dict[str, Any]:
-    """Run the trainer; return the arguments of the job's final status."""
+def _train(job_id: str, spec: JobSpec, reporter: JobReporter) -> tuple[dict[str, Any], FitResult | None]:
+    """Run the trainer; return the arguments of the job's final status, and the fit's result."""
     settings = get_settings()
     try:
         result = fit(spec, reporter, checkpoint_dir=settings.checkpoint_dir / job_id, data_dir=settings.data_dir)
     except JobTerminated:
         message = f"stopped by the {settings.max_job_seconds} s time limit or the worker's shutdown"
-        return {"status": JobStatus.failed, "reason": "terminated", "message": message}
+        return {"status": JobStatus.failed, "reason": "terminated", "message": message}, None
     except DatasetError as exc:
-        return {"status": JobStatus.failed, "reason": "dataset", "message": str(exc)}
+        return {"status": JobStatus.failed, "reason": "dataset", "message": str(exc)}, None
     except Exception as exc:
         log.exception("job %s failed", job_id)
         message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-        return {"status": JobStatus.failed, "reason": "exception", "message": message, "tb": traceback.format_exc()}
+        failed = {"status": JobStatus.failed, "reason": "exception", "message": message, "tb": traceback.format_exc()}
+        return failed, None
     summary = result.summary()
     if result.status == "completed":
-        return {"status": JobStatus.succeeded, "summary": summary}
+        return {"status": JobStatus.succeeded, "summary": summary}, result
     if result.status == "stopped":
-        return {"status": JobStatus.cancelled, "summary": summary}
-    return {"status": JobStatus.failed, "summary": summary, "reason": "diverged", "message": result.message}
+        return {"status": JobStatus.cancelled, "summary": summary}, result
+    return {"status": JobStatus.failed, "summary": summary, "reason": "diverged", "message": result.message}, result
 
 
 def _finish(

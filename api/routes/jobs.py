@@ -10,13 +10,15 @@ from sqlalchemy.exc import IntegrityError
 from api.deps import CallerDep, SessionDep, SettingsDep
 from api.errors import ApiError, not_found
 from api.quotas import check_quotas
+from api.routes.datasets import check_uploaded_dataset
 from store import jobs as job_store
 from store import models
 from store.metrics import read_series
 from store.queue import enqueue_training, queue_for
 from trainwell.job import FINAL_STATUSES, Job, JobError, JobMetrics, JobOrigin, JobPage, JobStatus, Progress
 from trainwell.metrics import METRIC_NAMES
-from trainwell.spec import UPLOADED_DATASET_ID, JobSpec
+from trainwell.model_size import DATASET_SHAPES, DataShape
+from trainwell.spec import JobSpec
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -40,7 +42,8 @@ def job_public(job: models.Job, spec: JobSpec | None = None) -> Job:
     )
 
 
-def _check_submittable(spec: JobSpec, settings: SettingsDep) -> None:
+def _check_submittable(spec: JobSpec, settings: SettingsDep, session: SessionDep, caller: CallerDep) -> DataShape:
+    """Refuse what cannot run; return the shape of the job's data (for the parameter quota)."""
     if spec.epochs > settings.max_epochs:
         raise ApiError(
             422,
@@ -48,14 +51,8 @@ def _check_submittable(spec: JobSpec, settings: SettingsDep) -> None:
             f"epochs: at most {settings.max_epochs} allowed, got {spec.epochs}",
             [{"field": "epochs", "message": f"at most {settings.max_epochs}"}],
         )
-    if UPLOADED_DATASET_ID.match(spec.dataset.name):
-        # dataset uploads are not served yet (issue 3): no uploaded id can exist
-        raise ApiError(
-            422,
-            "invalid_request",
-            f"dataset.name: uploaded dataset {spec.dataset.name!r} not found",
-            [{"field": "dataset.name", "message": "not found"}],
-        )
+    uploaded = check_uploaded_dataset(session=session, caller=caller, spec=spec)
+    return uploaded or DATASET_SHAPES[spec.dataset.name]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Job)
@@ -68,12 +65,29 @@ def create_job(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Job:
     """Submit a training job. A repeated `Idempotency-Key` returns the job it created the first time."""
-    _check_submittable(spec, settings)
+    return submit_job(
+        session=session, caller=caller, settings=settings, spec=spec, response=response, idempotency_key=idempotency_key
+    )
+
+
+def submit_job(
+    *,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    spec: JobSpec,
+    response: Response,
+    idempotency_key: str | None = None,
+    origin: JobOrigin = JobOrigin.user,
+    parent_id: str | None = None,
+) -> Job:
+    """Check, store and enqueue a job: the one path every submission takes (user, remedy, probe)."""
+    shape = _check_submittable(spec, settings, session, caller)
     if idempotency_key is not None:
         existing = _replay(session, caller.principal_id, idempotency_key, spec, response)
         if existing is not None:
             return existing  # a replay is not a new submission: no quota applies
-    check_quotas(session=session, caller=caller, spec=spec, settings=settings)
+    check_quotas(session=session, caller=caller, spec=spec, shape=shape, settings=settings)
     try:
         job = job_store.create_job(
             session=session,
@@ -81,6 +95,8 @@ def create_job(
             spec=spec,
             queue=queue_for(spec.device),
             idempotency_key=idempotency_key,
+            origin=origin,
+            parent_id=parent_id,
         )
         session.commit()
     except IntegrityError:  # a concurrent request with the same key won the insert

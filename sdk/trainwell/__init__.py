@@ -27,6 +27,7 @@ from trainwell._exceptions import (
 from trainwell._handle import AsyncJobHandle, JobHandle
 from trainwell._pagination import AsyncCursorPage, SyncCursorPage
 from trainwell._spec_file import SpecFileError, load_spec_file
+from trainwell.diagnosis import Diagnosis, Finding, Remedy, RemedyJob, Verdict
 from trainwell.job import Job, JobMetrics, JobOrigin, JobPage, JobStatus, MetricPoint, MetricSeries
 from trainwell.metrics import MetricName
 from trainwell.spec import JobSpec
@@ -44,6 +45,8 @@ __all__ = [
     "BadRequestError",
     "Client",
     "ConflictError",
+    "Diagnosis",
+    "Finding",
     "InternalServerError",
     "Job",
     "JobHandle",
@@ -58,10 +61,13 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "Remedy",
+    "RemedyJob",
     "SpecFileError",
     "SyncCursorPage",
     "TrainwellError",
     "UnprocessableEntityError",
+    "Verdict",
     "WaitTimeoutError",
     "load_spec_file",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -126,6 +127,8 @@ def test_database_restart_mid_job_loses_no_metrics(tmp_path: Path, cluster: Post
                 for s in series["series"]:
                     assert [p["epoch"] for p in s["points"]] == list(range(1, 31)), f"{s['name']}: an epoch is missing"
                 assert client.get("/readyz").status_code == 200
+                retries = re.search(r"^trainwell_metric_write_retries_total (\S+)$", client.get("/metrics").text, re.M)
+                assert retries and float(retries.group(1)) >= 1, "the retried writes are counted"
             logs = services.worker_logs()
             assert "metric write failed" in logs and "caught up" in logs, "the outage should have been felt and healed"
         finally:

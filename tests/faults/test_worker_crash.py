@@ -85,6 +85,8 @@ def test_kill_9_mid_epoch_resumes_to_a_bit_identical_result(services: Services) 
         # structured lines: each names the job and the attempt it belongs to
         assert f"job={crashed['id']} attempt=1 training" in logs and f"job={crashed['id']} attempt=2 training" in logs
 
+        assert "trainwell_reaper_requeued_total 1.0" in client.get("/metrics").text
+
         reference = client.post("/v1/jobs", json=SPEC).json()
         reference = wait_for(client, reference["id"], finished, timeout=180)
         assert reference["status"] == "succeeded" and reference["attempt"] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,27 @@ def test_async_client_pages_and_errors(stack: Stack, fresh_key: str) -> None:
                 await client.jobs.retrieve("no-such-job")
 
     asyncio.run(scenario())
+
+
+def test_diagnosis_and_remedy_through_the_client(client: trainwell.Client) -> None:
+    linear = client.jobs.create(
+        {
+            "dataset": {"name": "circles", "n_samples": 400},
+            "model": {"hidden": []},
+            "optimizer": {"lr": 0.05},
+            "epochs": 10,
+        }
+    ).wait(progress=False, timeout=120, poll_interval=0.2)
+    diagnosis = client.jobs.diagnosis(linear)
+    for _ in range(100):
+        if diagnosis.status == "ready":
+            break
+        time.sleep(0.2)
+        diagnosis = client.jobs.diagnosis(linear)
+    assert isinstance(diagnosis, trainwell.Diagnosis) and diagnosis.verdict == "model_bias"
+    finding = next(f for f in diagnosis.findings if f.remedies)
+    child = client.jobs.run_remedy(linear, finding.code)
+    assert isinstance(child, trainwell.JobHandle) and child.parent_id == linear.id and child.origin == "remedy"
+    with pytest.raises(trainwell.NotFoundError):
+        client.jobs.run_remedy(linear, "no_such_finding")
+    child.wait(progress=False, timeout=120, poll_interval=0.2)

@@ -19,6 +19,7 @@ from trainwell._pagination import AsyncCursorPage, AsyncPaginator, SyncCursorPag
 from trainwell._plot import PLOT_METRICS, plot_job
 from trainwell._progress import PROGRESS_METRICS, WaitProgress
 from trainwell._spec_file import SpecInput, spec_payload
+from trainwell.diagnosis import Diagnosis
 from trainwell.job import Job, JobMetrics, JobPage, JobStatus
 
 if TYPE_CHECKING:
@@ -53,6 +54,14 @@ def list_call(
 ) -> Call[JobPage]:
     params = {"status": status, "parent_id": parent_id, "limit": limit, "cursor": cursor}
     return Call("GET", "/v1/jobs", JobPage, params={k: v for k, v in params.items() if v is not None})
+
+
+def diagnosis_call(job: JobRef) -> Call[Diagnosis]:
+    return Call("GET", _path(job, "/diagnosis"), Diagnosis)
+
+
+def remedy_call(job: JobRef, code: str, index: int) -> Call[Job]:
+    return Call("POST", _path(job, f"/remedies/{quote(code, safe='')}"), Job, params={"index": index})
 
 
 def metrics_call(
@@ -104,6 +113,15 @@ class Jobs:
     ) -> JobMetrics:
         """Series per metric name and fold; `max_points` downsamples long series on the server."""
         return self._client.request(metrics_call(job, names, fold, max_points))
+
+    def diagnosis(self, job: JobRef) -> Diagnosis:
+        """Why the job fits the way it does: verdict, findings with evidence and remedies (`status: pending`
+        until the worker has computed it after the job ended)."""
+        return self._client.request(diagnosis_call(job))
+
+    def run_remedy(self, job: JobRef, code: str, *, index: int = 0) -> JobHandle:
+        """Launch the job that applies remedy `index` of the diagnosis finding `code`; it is linked by parent_id."""
+        return JobHandle.bind(self._client.request(remedy_call(job, code, index)), self)
 
     def wait(
         self, job: JobRef, *, progress: bool = True, timeout: float | None = None, poll_interval: float = 1.0

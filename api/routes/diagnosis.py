@@ -1,0 +1,65 @@
+"""GET /v1/jobs/{id}/diagnosis: why the job fits the way it does, and what to change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from api.deps import CallerDep, SessionDep
+from api.errors import not_found
+from store import jobs as job_store
+from store import models
+from store.diagnoses import get_diagnosis
+from trainwell.diagnosis import Diagnosis, DiagnosisStatus, RemedyJob, Verdict
+from trainwell.job import JobOrigin
+
+router = APIRouter(prefix="/v1/jobs", tags=["diagnosis"])
+
+
+@router.get("/{job_id}/diagnosis", response_model=Diagnosis)
+def read_diagnosis(job_id: str, session: SessionDep, caller: CallerDep) -> Diagnosis:
+    """The stored diagnosis; `status: pending` until the worker has computed it after the job ended."""
+    job = job_store.get_job(session=session, job_id=job_id, principal_id=caller.scope)
+    if job is None:
+        raise not_found("job", job_id)
+    diagnosis = get_diagnosis(session=session, job_id=job.id)
+    if diagnosis is None:
+        return Diagnosis(status=DiagnosisStatus.pending, summary="The diagnosis is computed when the job ends.")
+    diagnosis.remedy_jobs = _remedy_jobs(session, job, diagnosis)
+    return diagnosis
+
+
+# The metric each verdict is about, to say how a remedy did ("val_loss 0.31 → 0.09").
+VERDICT_METRIC = {
+    Verdict.model_bias: "train_loss",
+    Verdict.optimization: "train_loss",
+    Verdict.diverged: "train_loss",
+    Verdict.mismatch: "test_loss",
+}
+
+
+def _best(summary: dict[str, Any] | None, metric: str) -> float | None:
+    value = ((summary or {}).get("best_metrics") or {}).get(metric)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _remedy_jobs(session: SessionDep, job: models.Job, diagnosis: Diagnosis) -> list[RemedyJob]:
+    metric = VERDICT_METRIC.get(diagnosis.verdict, "val_loss") if diagnosis.verdict else "val_loss"
+    children = session.scalars(
+        select(models.Job)
+        .where(models.Job.parent_id == job.id, models.Job.origin == JobOrigin.remedy.value)
+        .order_by(models.Job.created_at)
+    )
+    return [
+        RemedyJob(
+            job_id=child.id,
+            title=child.name or "",
+            status=child.status,
+            metric=metric,
+            before=_best(job.summary, metric),
+            after=_best(child.summary, metric),
+        )
+        for child in children
+    ]

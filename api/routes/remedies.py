@@ -1,0 +1,67 @@
+"""Remedies you can run: POST /v1/jobs/{id}/remedies/{code} submits the original spec with
+that finding's remedy patch applied, as a new job linked to the original."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import ValidationError
+
+from api.deps import CallerDep, SessionDep, SettingsDep
+from api.errors import ApiError, not_found
+from api.routes.jobs import submit_job
+from store import jobs as job_store
+from store.diagnoses import get_diagnosis
+from trainwell.diagnosis import DiagnosisStatus, merge_patch
+from trainwell.job import Job, JobOrigin
+from trainwell.spec import JobSpec
+
+router = APIRouter(prefix="/v1/jobs", tags=["diagnosis"])
+
+
+@router.post("/{job_id}/remedies/{code}", status_code=status.HTTP_201_CREATED, response_model=Job)
+def run_remedy(
+    job_id: str,
+    code: str,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    response: Response,
+    index: Annotated[int, Query(ge=0, description="which of the finding's remedies; the first by default")] = 0,
+) -> Job:
+    """Launch the job that applies a remedy of the finding `code` (see GET …/diagnosis)."""
+    job = job_store.get_job(session=session, job_id=job_id, principal_id=caller.scope)
+    if job is None:
+        raise not_found("job", job_id)
+    diagnosis = get_diagnosis(session=session, job_id=job.id)
+    if diagnosis is None or diagnosis.status is not DiagnosisStatus.ready:
+        raise ApiError(409, "diagnosis_pending", f"job {job_id!r} has no diagnosis yet; it is made when the job ends")
+    finding = next((f for f in diagnosis.findings if f.code == code), None)
+    if finding is None:
+        codes = ", ".join(f.code for f in diagnosis.findings if f.remedies) or "none"
+        raise ApiError(
+            404, "not_found", f"the diagnosis of job {job_id!r} has no finding {code!r}; with remedies: {codes}"
+        )
+    if index >= len(finding.remedies):
+        raise ApiError(
+            404, "not_found", f"finding {code!r} has {len(finding.remedies)} remedies; index {index} is out of range"
+        )
+    remedy = finding.remedies[index]
+    patched: dict[str, Any] = merge_patch(job.spec, remedy.spec_patch)
+    patched["name"] = remedy.title[:200]
+    try:
+        spec = JobSpec.model_validate(patched)
+    except ValidationError as error:  # a remedy that yields an invalid spec is our bug, but say what it is
+        raise ApiError(
+            422, "invalid_remedy", f"the remedy's patched spec is invalid: {error.errors()[0]['msg']}"
+        ) from None
+    return submit_job(
+        session=session,
+        caller=caller,
+        settings=settings,
+        spec=spec,
+        response=response,
+        origin=JobOrigin.remedy,
+        parent_id=job.id,
+    )

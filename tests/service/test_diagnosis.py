@@ -1,0 +1,101 @@
+"""Every job gets a stored diagnosis when it ends, served over HTTP, private to its owner."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from tests.stack import Stack, finished, wait_for
+
+VERDICTS = {"good_fit", "model_bias", "optimization", "overfitting", "mismatch", "diverged"}
+
+
+def _ready_diagnosis(client: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get(f"/v1/jobs/{job_id}/diagnosis")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        if body["status"] == "ready":
+            return body
+        assert time.monotonic() < deadline, f"no diagnosis for {job_id} in {timeout}s: {body}"
+        time.sleep(0.2)
+
+
+def test_diagnoses_name_the_verdict_with_evidence_and_remedies(stack: Stack) -> None:
+    linear_on_circles = {
+        "name": "linear-circles",
+        "dataset": {"name": "circles", "n_samples": 400},
+        "model": {"hidden": []},
+        "optimizer": {"name": "adam", "lr": 0.05},
+        "epochs": 15,
+    }
+    exploding = {
+        "name": "explodes",
+        "dataset": {"name": "diabetes", "feature_norm": "none"},
+        "model": {"hidden": [32]},
+        "optimizer": {"name": "sgd", "lr": 10.0},
+        "epochs": 20,
+    }
+    with stack.client(stack.keys["alice"]) as client, stack.client(stack.keys["bob"]) as bob:
+        linear = client.post("/v1/jobs", json=linear_on_circles).json()
+        diverging = client.post("/v1/jobs", json=exploding).json()
+        pending = client.get(f"/v1/jobs/{linear['id']}/diagnosis").json()
+        assert pending["status"] in {"pending", "ready"}
+        assert bob.get(f"/v1/jobs/{linear['id']}/diagnosis").status_code == 404
+
+        wait_for(client, linear["id"], finished)
+        verdict = _ready_diagnosis(client, linear["id"])
+        assert verdict["verdict"] == "model_bias", verdict
+        assert verdict["summary"] and verdict["findings"], verdict
+        primary = verdict["findings"][0]
+        assert primary["evidence"] and primary["explanation"] and primary["severity"] in {"info", "warning", "critical"}
+        assert any(r["spec_patch"] for f in verdict["findings"] for r in f["remedies"]), "a remedy to launch"
+        assert verdict["curvature"] is not None
+
+        wait_for(client, diverging["id"], finished)
+        assert _ready_diagnosis(client, diverging["id"])["verdict"] == "diverged"
+        for job_id in (linear["id"], diverging["id"]):
+            assert _ready_diagnosis(client, job_id)["verdict"] in VERDICTS
+
+
+def test_a_remedy_launches_the_linked_job_and_the_diagnosis_reports_how_it_did(stack: Stack) -> None:
+    spec = {
+        "name": "linear-circles",
+        "dataset": {"name": "circles", "n_samples": 400},
+        "model": {"hidden": []},
+        "optimizer": {"name": "adam", "lr": 0.05},
+        "epochs": 15,
+    }
+    with stack.client(stack.keys["alice"]) as client, stack.client(stack.keys["bob"]) as bob:
+        original = client.post("/v1/jobs", json=spec).json()
+        early = client.post(f"/v1/jobs/{original['id']}/remedies/high_train_loss")
+        assert early.status_code in {404, 409}  # no diagnosis yet, or (if fast) no such finding
+        wait_for(client, original["id"], finished)
+        diagnosis = _ready_diagnosis(client, original["id"])
+        finding = next(f for f in diagnosis["findings"] if f["remedies"])
+        remedy = finding["remedies"][0]
+
+        assert bob.post(f"/v1/jobs/{original['id']}/remedies/{finding['code']}").status_code == 404
+        missing = client.post(f"/v1/jobs/{original['id']}/remedies/no_such_finding")
+        assert missing.status_code == 404 and finding["code"] in missing.json()["error"]["message"]
+
+        launched = client.post(f"/v1/jobs/{original['id']}/remedies/{finding['code']}")
+        assert launched.status_code == 201, launched.text
+        child = launched.json()
+        assert child["parent_id"] == original["id"] and child["origin"] == "remedy" and child["name"] == remedy["title"]
+        for key, value in remedy["spec_patch"].items():
+            if isinstance(value, dict):
+                assert all(child["spec"][key][k] == v for k, v in value.items() if v is not None), key
+            elif value is not None:
+                assert child["spec"][key] == value, key
+        listed = client.get("/v1/jobs", params={"parent_id": original["id"]}).json()["data"]
+        assert [j["id"] for j in listed] == [child["id"]]
+
+        wait_for(client, child["id"], finished)
+        remedy_jobs = _ready_diagnosis(client, original["id"])["remedy_jobs"]
+        assert len(remedy_jobs) == 1 and remedy_jobs[0]["job_id"] == child["id"]
+        assert remedy_jobs[0]["before"] is not None and remedy_jobs[0]["after"] is not None
+        assert remedy_jobs[0]["metric"] == "train_loss"  # model bias is about the training loss
