@@ -113,11 +113,13 @@ class Stack:
         return self.log_path.read_text(errors="replace")[-20000:]
 
 
-def start_stack(tmp: Path, *, database_url: str | None = None, broker_url: str | None = None) -> Stack:
+def start_stack(tmp: Path, *, database_url: str | None = None, broker_url: str | None = None, **settings: str) -> Stack:
+    """`python -m api.serve` on SQLite (or the given database and broker); `settings` become TRAINWELL_* variables."""
     port = free_port()
     data_dir = tmp / "var"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINWELL_")}
     env.update(PYTHONUNBUFFERED="1", TRAINWELL_DATA_DIR=str(data_dir), TRAINWELL_PORT=str(port))
+    env.update({f"TRAINWELL_{name.upper()}": value for name, value in settings.items()})
     if database_url:
         env.update(
             TRAINWELL_MODE="production", TRAINWELL_DATABASE_URL=database_url, TRAINWELL_BROKER_URL=broker_url or ""
