@@ -6,9 +6,16 @@ STAMP := $(VENV)/.installed
 # unpinned torch pulls a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: install run test bench clean
+.PHONY: install chromium run test bench clean
 
-install: $(STAMP)
+install: $(STAMP) chromium
+
+# The browser tests (tests/browser) drive Debian's chromium: Playwright's own browser
+# download needs the internet. CI runs as root on a fresh machine, so apt-get works there.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "make: installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 $(STAMP): pyproject.toml sdk/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)

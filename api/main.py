@@ -5,19 +5,23 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.limits import install_body_limit
 from api.observability import install_metrics
-from api.routes import datasets, diagnosis, health, jobs, remedies
+from api.routes import datasets, diagnosis, events, health, jobs, remedies, ui
 from store.settings import get_settings
 
 app = FastAPI(
     title="trainwell",
     version="0.1.0",
     description="Submit PyTorch training jobs, stream their metrics, and learn why the model fits the way it does.",
+    docs_url=None,  # served from local assets by install_docs
+    redoc_url=None,
 )
 install_error_handlers(app)
 install_body_limit(app)
+install_docs(app)
 install_metrics(app)
 if get_settings().cors_origins:  # off unless an allow-list is configured
     app.add_middleware(
@@ -30,4 +34,6 @@ app.include_router(health.router)
 app.include_router(jobs.router)
 app.include_router(diagnosis.router)
 app.include_router(remedies.router)
+app.include_router(events.router)
+app.include_router(ui.router)
 app.include_router(datasets.router)

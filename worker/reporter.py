@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from store import jobs as job_store
 from store.counters import increment
 from store.db import session_scope
+from store.events import publish_job_changed
 from store.metrics import MetricRow, record_metrics
 from trainer import Callbacks, EpochRecord
 from trainwell.job import JobStatus
@@ -42,6 +43,7 @@ class JobReporter(Callbacks):
 
     def on_fit_start(self, *, folds: int, epochs: int) -> None:
         self.folds, self.epochs = folds, epochs
+        publish_job_changed(self.job_id, "running")  # the claim made it running just before
 
     def on_epoch_end(self, record: EpochRecord) -> None:
         self._pending += [
@@ -82,6 +84,7 @@ class JobReporter(Callbacks):
                 job_store.set_progress(
                     session=session, job_id=self.job_id, epoch=epoch, fold=fold, folds=self.folds, epochs=self.epochs
                 )
+        publish_job_changed(self.job_id, "epoch")  # after the commit: live readers find the rows
         if self.write_failures > self._counted_failures:
             log.info("job %s: caught up, %d buffered metric rows written", self.job_id, len(self._pending))
         self._counted_failures = self.write_failures

@@ -19,6 +19,7 @@ from celery import Task
 
 from store import jobs as job_store
 from store.db import session_scope
+from store.events import publish_job_changed
 from store.queue import TRAIN_TASK
 from store.settings import get_settings
 from trainer import DatasetError, FitResult, fit
@@ -114,3 +115,4 @@ def _finish(
             )
 
     with_database_retry(write, what=f"final status of job {job_id}")
+    publish_job_changed(job_id, "status")  # live streams end with the final status at once

@@ -1,0 +1,169 @@
+"""A job's live event stream: `status` on every transition seen, `epoch` with each epoch's metrics.
+
+Each event's id is a cursor `{fold}.{epoch}.{status}`: the last epoch and the last status
+the client has been sent. A reconnecting client sends it back as `Last-Event-ID` and gets
+only what came after, recomputed from the database, so no event log is kept anywhere.
+
+What wakes a stream: in production mode a message on the job's Redis channel (published
+by the worker after each epoch's metrics are committed), with a database read at least
+every FALLBACK_SECONDS anyway (the final status is not published, and messages may be
+lost); in embedded mode a database read every POLL_SECONDS. Each read is one query on
+the job row, plus one on the new metric rows only when the row's progress moved.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import anyio
+import redis.asyncio as aioredis
+from sse_starlette import JSONServerSentEvent, ServerSentEvent
+
+from store.db import session_factory
+from store.events import EpochMetrics, JobState, job_channel, read_epochs_after, read_job_state, uses_redis
+from store.settings import get_settings
+from trainwell.job import FINAL_STATUSES, JobStatus
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.25
+FALLBACK_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Cursor:
+    fold: int = 0
+    epoch: int = 0
+    status: str = ""
+
+    def encode(self) -> str:
+        return f"{self.fold}.{self.epoch}.{self.status}"
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        """Raises ValueError on an id this API did not send."""
+        fold, epoch, status = token.split(".", 2)
+        if status:
+            JobStatus(status)
+        return cls(int(fold), int(epoch), status)
+
+
+def status_payload(state: JobState) -> dict[str, Any]:
+    error = {"reason": state.error_reason, "message": state.error_message or ""} if state.error_reason else None
+    return {
+        "status": state.status,
+        "attempt": state.attempt,
+        "progress": {"epoch": state.epoch, "epochs": state.epochs, "fold": state.fold, "folds": state.folds},
+        "started_at": state.started_at.isoformat() if state.started_at else None,
+        "finished_at": state.finished_at.isoformat() if state.finished_at else None,
+        "error": error,
+        "summary": state.summary,
+    }
+
+
+def epoch_payload(record: EpochMetrics) -> dict[str, Any]:
+    return {"fold": record.fold, "epoch": record.epoch, "step": record.step, "metrics": record.metrics}
+
+
+def _read(job_id: str, cursor: Cursor) -> tuple[JobState | None, list[EpochMetrics]]:
+    # one short session per read: a stream may stay open for hours and must not hold a connection
+    with session_factory()() as session:
+        state = read_job_state(session=session, job_id=job_id)
+        if state is None or (state.fold, state.epoch) <= (cursor.fold, cursor.epoch):
+            return state, []
+        return state, read_epochs_after(session=session, job_id=job_id, fold=cursor.fold, epoch=cursor.epoch)
+
+
+def _changes(job_id: str, cursor: Cursor) -> tuple[Cursor, list[ServerSentEvent], bool]:
+    """The events after `cursor`, the cursor after them, and whether the stream is done."""
+    state, epochs = _read(job_id, cursor)
+    if state is None:  # deleted under us
+        return cursor, [], True
+    events: list[ServerSentEvent] = []
+    final = JobStatus(state.status) in FINAL_STATUSES
+    if (
+        cursor.status == JobStatus.queued
+        and state.status not in (JobStatus.queued, JobStatus.running)
+        and state.started_at is not None
+    ):
+        # It ran and moved on between two reads (a short job): the row's started_at proves the
+        # running transition, so the client still sees queued → running → the rest. (A job the
+        # reaper requeued is queued again with its old started_at: not this case.)
+        cursor = Cursor(cursor.fold, cursor.epoch, JobStatus.running.value)
+        running = replace(
+            state,
+            status=cursor.status,
+            epoch=cursor.epoch,
+            fold=cursor.fold,
+            finished_at=None,
+            error_reason=None,
+            error_message=None,
+            summary=None,
+        )
+        events.append(JSONServerSentEvent(data=status_payload(running), event="status", id=cursor.encode()))
+    changed = state.status != cursor.status
+    if changed and not final:
+        cursor = Cursor(cursor.fold, cursor.epoch, state.status)
+        events.append(JSONServerSentEvent(data=status_payload(state), event="status", id=cursor.encode()))
+    for record in epochs:
+        cursor = Cursor(record.fold, record.epoch, cursor.status)
+        events.append(JSONServerSentEvent(data=epoch_payload(record), event="epoch", id=cursor.encode()))
+    if changed and final:  # after every epoch it ended with
+        cursor = Cursor(cursor.fold, cursor.epoch, state.status)
+        events.append(JSONServerSentEvent(data=status_payload(state), event="status", id=cursor.encode()))
+    return cursor, events, final
+
+
+class _Wakeups:
+    """Waits until it is worth reading the database again."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        url = get_settings().broker_url
+        self._client = aioredis.Redis.from_url(url, socket_connect_timeout=2) if uses_redis(url) else None
+        self._pubsub: aioredis.client.PubSub | None = None
+
+    async def __aenter__(self) -> _Wakeups:
+        if self._client is not None:
+            try:
+                self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+                await self._pubsub.subscribe(job_channel(self.job_id))
+            except aioredis.RedisError as exc:
+                log.warning("job %s: live events poll the database, Redis is unavailable (%s)", self.job_id, exc)
+                self._pubsub = None
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        with anyio.CancelScope(shield=True):
+            if self._pubsub is not None:
+                await self._pubsub.aclose()
+            if self._client is not None:
+                await self._client.aclose()
+
+    async def wait(self) -> None:
+        if self._pubsub is None:
+            await anyio.sleep(POLL_SECONDS)
+            return
+        try:
+            message = await self._pubsub.get_message(timeout=FALLBACK_SECONDS)
+            while message is not None:  # coalesce a burst of hints into one read
+                message = await self._pubsub.get_message(timeout=0)
+        except aioredis.RedisError as exc:
+            log.warning("job %s: Redis subscription lost (%s); polling the database", self.job_id, exc)
+            self._pubsub = None
+
+
+async def job_events(job_id: str, cursor: Cursor) -> AsyncIterator[ServerSentEvent]:
+    """Runs until the job is final (its final status sent) or the client goes away: sse-starlette
+    cancels this generator on disconnect, which closes the subscription on the way out."""
+    async with _Wakeups(job_id) as wakeups:
+        while True:
+            cursor, events, done = await anyio.to_thread.run_sync(_changes, job_id, cursor)
+            for event in events:
+                yield event
+            if done:
+                return
+            await wakeups.wait()

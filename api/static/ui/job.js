@@ -1,0 +1,345 @@
+// One job: its facts, live curves (loss, score, learning rate, gradient norm) fed by the
+// events stream, the per-fold picker for k-fold, linked jobs, and the diagnosis when there is one.
+
+import { api, followEvents } from "./api.js";
+import { align, LineChart, PALETTE, splitColour } from "./charts.js";
+import { clear, FINAL_STATUSES, fill, formatDuration, formatNumber, h, statusBadge } from "./dom.js";
+import { reportError } from "./errors.js";
+
+const SPLITS = ["train", "val", "test"];
+const SCORES = ["accuracy", "r2", "mae"];
+// The diagnosis is computed after the job ends; ask again for a couple of minutes, then leave a button.
+const DIAGNOSIS_RETRY_MS = [500, 1000, 1000, 2000, 2000, 3000, 5000, 5000, 10000, 10000, 30000, 30000];
+
+export function showJob(container, jobId) {
+  const path = `/v1/jobs/${encodeURIComponent(jobId)}`;
+  let job = null;
+  let disposed = false;
+  let stream = null;
+  let drawQueued = false;
+  let diagnosisTimer = null;
+  const epochs = new Map(); // fold → Map(epoch → {name: value})
+  let chosenFold = null; // null: follow the fold being trained
+
+  const title = h("h2", { id: "job-title" }, "job");
+  const facts = h("dl", { class: "facts", id: "job-facts" });
+  const cancel = h("button", { id: "job-cancel", type: "button", hidden: true, onclick: cancelJob }, "Cancel job");
+  const foldPicker = h("select", { id: "fold-picker", "aria-label": "fold", hidden: true });
+  foldPicker.addEventListener("change", () => {
+    chosenFold = Number(foldPicker.value);
+    queueDraw();
+  });
+  const chartBox = (id) => h("div", { class: "chart", id });
+  const boxes = {
+    loss: chartBox("chart-loss"),
+    score: chartBox("chart-score"),
+    lr: chartBox("chart-lr"),
+    grad: chartBox("chart-grad-norm"),
+  };
+  const summaryCard = h("section", { class: "card", id: "job-summary", hidden: true });
+  const diagnosisCard = h("section", { class: "card", id: "diagnosis" }, h("h3", {}, "Diagnosis"));
+  const linked = h("section", { class: "card", id: "linked-jobs", hidden: true });
+
+  container.append(
+    h("p", {}, h("a", { href: "#/jobs" }, "← all jobs")),
+    h("div", { class: "toolbar" }, title, cancel),
+    facts,
+    h("div", { class: "toolbar" }, h("h3", {}, "Curves"), foldPicker, h("span", { class: "hint", id: "live-state", "data-stream": "connecting" })),
+    h("div", { class: "charts" }, Object.values(boxes)),
+    h("div", { class: "cards" }, summaryCard, diagnosisCard, linked),
+  );
+  const charts = {
+    loss: new LineChart(boxes.loss, { title: "loss", yLabel: "loss" }),
+    score: new LineChart(boxes.score, { title: "score", yLabel: "score" }),
+    lr: new LineChart(boxes.lr, { title: "learning rate", yLabel: "lr" }),
+    grad: new LineChart(boxes.grad, { title: "gradient norm", yLabel: "‖g‖" }),
+  };
+  diagnosisCard.append(h("p", { class: "hint" }, "diagnosis not available yet: it is made when the job ends"));
+
+  function renderFacts() {
+    const p = job.progress;
+    const items = [
+      ["status", statusBadge(job.status)],
+      ["progress", `epoch ${p.epoch} of ${p.epochs}` + (p.folds > 1 ? `, fold ${p.fold + 1} of ${p.folds}` : "")],
+      ["attempt", String(job.attempt)],
+      ["duration", formatDuration(job.started_at, job.finished_at)],
+      ["origin", job.origin],
+    ];
+    if (job.parent_id) items.push(["parent", h("a", { href: `#/jobs/${job.parent_id}` }, job.parent_id.slice(0, 8))]);
+    if (job.error) items.push(["error", h("span", { class: "error" }, `${job.error.reason}: ${job.error.message}`)]);
+    clear(facts).append(...items.flatMap(([name, value]) => [h("dt", {}, name), h("dd", { "data-fact": name }, value)]));
+    cancel.hidden = FINAL_STATUSES.has(job.status) || job.status === "cancelling";
+    renderSummary();
+  }
+
+  function renderSummary() {
+    const summary = job.summary;
+    if (!summary || !summary.best_metrics || !Object.keys(summary.best_metrics).length) return;
+    const names = Object.keys(summary.best_metrics).filter((n) => !n.startsWith("grad_") && n !== "lr");
+    clear(summaryCard).append(
+      h("h3", {}, `Summary — best epoch ${summary.best_epoch}` + (job.progress.folds > 1 ? " (mean over folds)" : "")),
+      h(
+        "table",
+        { class: "summary" },
+        h("tr", {}, h("th", {}, "metric"), h("th", {}, "best"), h("th", {}, "final")),
+        names.map((n) =>
+          h(
+            "tr",
+            {},
+            h("td", {}, n),
+            h("td", {}, formatNumber(summary.best_metrics[n])),
+            h("td", {}, formatNumber((summary.final_metrics || {})[n])),
+          ),
+        ),
+      ),
+    );
+    summaryCard.hidden = false;
+  }
+
+  function currentFold() {
+    if (chosenFold !== null) return chosenFold;
+    return epochs.size ? Math.max(...epochs.keys()) : 0;
+  }
+
+  function queueDraw() {
+    if (drawQueued) return;
+    drawQueued = true;
+    requestAnimationFrame(() => {
+      drawQueued = false;
+      if (!disposed) draw();
+    });
+  }
+
+  function draw() {
+    renderFacts();
+    const records = epochs.get(currentFold()) || new Map();
+    const has = (name) => {
+      for (const metrics of records.values()) if (name in metrics) return true;
+      return false;
+    };
+    const line = (name, colour, dash) => {
+      const points = new Map();
+      for (const [epoch, metrics] of records) if (name in metrics) points.set(epoch, metrics[name]);
+      return { label: name, colour, dash, points };
+    };
+    const show = (chart, names) => {
+      const lines = names.filter(has).map((name, i) => line(name, names.length > 2 ? splitColour(name) : PALETTE[i]));
+      const { xs, series } = align(lines);
+      chart.setData(xs, series);
+    };
+    show(charts.loss, SPLITS.map((s) => `${s}_loss`));
+    const score = SCORES.find((kind) => SPLITS.some((s) => has(`${s}_${kind}`))) || "accuracy";
+    show(charts.score, SPLITS.map((s) => `${s}_${score}`));
+    show(charts.lr, ["lr"]);
+    show(charts.grad, ["grad_norm", "grad_norm_max"]);
+  }
+
+  function addEpoch(record) {
+    if (!epochs.has(record.fold)) {
+      epochs.set(record.fold, new Map());
+      foldPicker.append(h("option", { value: record.fold }, `fold ${record.fold + 1}`));
+      foldPicker.hidden = epochs.size < 2 && job.progress.folds < 2;
+      if (chosenFold === null) foldPicker.value = String(record.fold);
+    }
+    epochs.get(record.fold).set(record.epoch, record.metrics);
+    const p = job.progress;
+    if (record.fold > p.fold || (record.fold === p.fold && record.epoch > p.epoch)) {
+      Object.assign(p, { fold: record.fold, epoch: record.epoch });
+    }
+    queueDraw();
+  }
+
+  function onStatus(update) {
+    Object.assign(job, update);
+    renderFacts();
+    const live = document.getElementById("live-state");
+    if (FINAL_STATUSES.has(job.status)) {
+      if (live) live.textContent = "";
+      loadDiagnosis(0);
+    } else if (live) {
+      live.textContent = "live";
+    }
+  }
+
+  async function cancelJob() {
+    cancel.disabled = true;
+    try {
+      onStatus(await api(`${path}/cancel`, { method: "POST" }));
+    } catch (error) {
+      reportError(error);
+    } finally {
+      cancel.disabled = false;
+    }
+  }
+
+  // GET …/diagnosis answers `pending` until the worker has written it after the job ended
+  // (`running_probes` while probe jobs decide the verdict).
+  async function loadDiagnosis(attempt) {
+    clearTimeout(diagnosisTimer);
+    let diagnosis;
+    try {
+      diagnosis = await api(`${path}/diagnosis`);
+    } catch (error) {
+      if (!disposed) reportError(error);
+      return;
+    }
+    if (disposed) return;
+    if (diagnosis.status === "ready") {
+      renderDiagnosis(diagnosis);
+      return;
+    }
+    const waiting = diagnosis.status === "running_probes" ? "waiting for the probe jobs" : "diagnosis not available yet";
+    const again = h("button", { type: "button", class: "link", onclick: () => loadDiagnosis(0) }, "check again");
+    fill(
+      diagnosisCard,
+      h("h3", {}, "Diagnosis"),
+      h("p", { class: "hint", "data-diagnosis": diagnosis.status }, waiting, " ", attempt >= DIAGNOSIS_RETRY_MS.length ? again : null),
+      renderProbes(diagnosis.probes || []),
+    );
+    if (attempt < DIAGNOSIS_RETRY_MS.length) {
+      diagnosisTimer = setTimeout(() => loadDiagnosis(attempt + 1), DIAGNOSIS_RETRY_MS[attempt]);
+    }
+  }
+
+  async function runRemedy(code, index, button) {
+    button.disabled = true;
+    try {
+      const created = await api(`${path}/remedies/${encodeURIComponent(code)}?index=${index}`, { method: "POST" });
+      location.hash = `#/jobs/${created.id}`;
+    } catch (error) {
+      button.disabled = false;
+      reportError(error);
+    }
+  }
+
+  function renderCurvature(curvature) {
+    if (!curvature) return null;
+    const items = [
+      ["critical point", curvature.critical_point || `skipped: ${curvature.skipped_reason || "—"}`],
+      ["λmax", formatNumber(curvature.lambda_max)],
+      ["λmin", formatNumber(curvature.lambda_min)],
+      ["gradient norm", formatNumber(curvature.gradient_norm)],
+    ];
+    if (curvature.escape) {
+      const e = curvature.escape;
+      items.push(["escape step", `${formatNumber(e.step)}: loss ${formatNumber(e.loss_before)} → ${formatNumber(e.loss_after)}`]);
+    }
+    return h("dl", { class: "facts", id: "curvature" }, items.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+  }
+
+  function renderProbes(probes) {
+    if (!probes.length) return null;
+    return h(
+      "ul",
+      { class: "probes" },
+      probes.map((p) =>
+        h(
+          "li",
+          {},
+          `${p.kind} probe: `,
+          p.job_id ? h("a", { href: `#/jobs/${p.job_id}` }, p.job_id.slice(0, 8)) : "not started",
+          " ",
+          statusBadge(p.status),
+          p.train_loss !== null && p.train_loss !== undefined ? ` best train_loss ${formatNumber(p.train_loss)}` : null,
+        ),
+      ),
+    );
+  }
+
+  function renderFinding(finding) {
+    return h(
+      "div",
+      { class: `finding severity-${finding.severity}`, "data-code": finding.code },
+      h("h4", {}, finding.title || finding.code, h("span", { class: "hint" }, ` · ${finding.code} · ${finding.severity}`)),
+      h("p", {}, finding.explanation),
+      h(
+        "dl",
+        { class: "evidence" },
+        Object.entries(finding.evidence || {}).flatMap(([k, v]) => [
+          h("dt", {}, k),
+          h("dd", {}, typeof v === "number" ? formatNumber(v) : JSON.stringify(v)),
+        ]),
+      ),
+      (finding.remedies || []).map((remedy, index) => {
+        const button = h("button", { type: "button", class: "remedy" }, "Run this remedy");
+        button.addEventListener("click", () => runRemedy(finding.code, index, button));
+        return h("div", { class: "remedy-row" }, button, h("strong", {}, ` ${remedy.title}`), h("span", { class: "hint" }, ` — ${remedy.rationale}`));
+      }),
+    );
+  }
+
+  function renderDiagnosis(diagnosis) {
+    const remedyJobs = diagnosis.remedy_jobs || [];
+    fill(
+      diagnosisCard,
+      h("h3", {}, "Diagnosis ", h("span", { class: `badge verdict verdict-${diagnosis.verdict}`, "data-verdict": diagnosis.verdict }, diagnosis.verdict)),
+      h("p", {}, diagnosis.summary),
+      renderCurvature(diagnosis.curvature),
+      (diagnosis.findings || []).map(renderFinding),
+      renderProbes(diagnosis.probes || []),
+      remedyJobs.length
+        ? h(
+            "ul",
+            { class: "remedy-jobs" },
+            remedyJobs.map((r) =>
+              h(
+                "li",
+                {},
+                h("a", { href: `#/jobs/${r.job_id}` }, r.title || r.job_id.slice(0, 8)),
+                " ",
+                statusBadge(r.status),
+                ` ${r.metric} ${formatNumber(r.before)} → ${formatNumber(r.after)}`,
+              ),
+            ),
+          )
+        : null,
+    );
+  }
+
+  async function loadLinked() {
+    try {
+      const page = await api(`/v1/jobs?parent_id=${encodeURIComponent(jobId)}&limit=50`);
+      if (disposed || !page.data.length) return;
+      clear(linked).append(
+        h("h3", {}, "Linked jobs"),
+        h(
+          "ul",
+          {},
+          page.data.map((child) =>
+            h("li", {}, h("a", { href: `#/jobs/${child.id}` }, child.name || child.id.slice(0, 8)), ` · ${child.origin} · `, statusBadge(child.status)),
+          ),
+        ),
+      );
+      linked.hidden = false;
+    } catch (error) {
+      reportError(error);
+    }
+  }
+
+  async function start() {
+    try {
+      job = await api(path);
+    } catch (error) {
+      reportError(error);
+      return;
+    }
+    if (disposed) return;
+    title.textContent = job.name || job.id;
+    document.title = `${job.name || job.id} — trainwell`;
+    renderFacts();
+    loadLinked();
+    const live = document.getElementById("live-state");
+    live.dataset.stream = "open";
+    stream = followEvents(jobId, { status: onStatus, epoch: addEpoch }, reportError, () => {
+      live.dataset.stream = "ended";
+    });
+  }
+
+  start();
+  return () => {
+    disposed = true;
+    clearTimeout(diagnosisTimer);
+    if (stream) stream.close();
+    for (const chart of Object.values(charts)) chart.destroy();
+  };
+}

@@ -1,0 +1,95 @@
+"""Headless Chromium for the browser tests: Debian's `chromium` driven by Playwright.
+
+Playwright's own browser download cannot work here (no internet), so it launches the
+system binary. Every page is watched: a console error, an uncaught exception, a failed
+request, a 5xx, or a request to any origin but the stack's (a CDN, say) fails the test.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, expect, sync_playwright
+
+from tests.stack import IN_CI, ROOT, Stack
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+# generous: the machine is shared with other test runs
+TIMEOUT_MS = 30_000
+expect.set_options(timeout=TIMEOUT_MS)
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI runs as root, where Chromium's sandbox refuses to start
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    executable = shutil.which("chromium")
+    if executable is None:
+        message = "Debian's chromium is not installed: `make install` installs it (apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class WatchedPage:
+    page: Page
+    origin: str
+    problems: list[str] = field(default_factory=list)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.problems.append(f"console error: {message.text} at {message.location}")
+
+    def on_request(self, request: Request) -> None:
+        if not request.url.startswith((self.origin + "/", "data:", "blob:")):
+            self.problems.append(f"request outside the app: {request.url}")
+
+    def on_request_failed(self, request: Request) -> None:
+        self.problems.append(f"request failed: {request.method} {request.url}: {request.failure}")
+
+    def on_response(self, response: Response) -> None:
+        if response.status >= 500:
+            self.problems.append(f"{response.status} from {response.request.method} {response.url}")
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def assert_clean(self) -> None:
+        assert not self.problems, "the page had problems:\n" + "\n".join(self.problems)
+
+
+@pytest.fixture
+def watched(chromium: Browser, stack: Stack) -> Iterator[WatchedPage]:
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    watched = WatchedPage(page, stack.base_url)
+    page.on("console", watched.on_console)
+    page.on("pageerror", lambda error: watched.problems.append(f"uncaught: {error}"))
+    page.on("request", watched.on_request)
+    page.on("requestfailed", watched.on_request_failed)
+    page.on("response", watched.on_response)
+    try:
+        yield watched
+    finally:
+        context.close()
