@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -46,3 +46,37 @@ def get_caller(
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def nul_field(value: Any, field: str) -> str | None:
+    """The first field (dotted, as in validation errors) whose text holds a NUL character, if any.
+
+    PostgreSQL text cannot hold NUL (0x00): such a value reaching the database fails there as a
+    500 (SQLite stores it), so the API refuses it up front, the same on both.
+    """
+    if isinstance(value, str):
+        return field if "\x00" in value else None
+    if isinstance(value, dict):
+        children: Any = value.items()
+    elif isinstance(value, list | tuple):
+        children = enumerate(value)
+    else:
+        return None
+    for key, child in children:
+        found = nul_field(child, f"{field}.{key}" if field else str(key))
+        if found:
+            return found
+    return None
+
+
+def nul_error(field: str) -> ApiError:
+    message = "NUL characters (0x00) are not allowed"
+    return ApiError(422, "invalid_request", f"{field}: {message}", [{"field": field, "message": message}])
+
+
+def refuse_nul_parameters(request: Request) -> None:
+    """A router dependency: a path or query value holding NUL is a 422 naming it, never a 500."""
+    for location, params in (("path", request.path_params.items()), ("query", request.query_params.multi_items())):
+        for name, value in params:
+            if nul_field(value, name):
+                raise nul_error(f"{location}.{name}")

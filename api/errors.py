@@ -7,14 +7,18 @@ should retry later.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from kombu.exceptions import OperationalError as BrokerError
+from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError as DatabaseError
 from starlette.exceptions import HTTPException
+
+from store.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,51 @@ STATUS_CODES = {
 }
 
 
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 5xx body."""
+
+    error: ErrorDetail
+
+
+# What each error status means on this API, for the OpenAPI document.
+ERROR_DESCRIPTIONS = {
+    400: "a malformed request: a body that is not UTF-8 JSON, a broken multipart body, a cursor this API did not return",
+    401: "no API key, or an invalid or revoked one",
+    404: "no such resource among yours",
+    409: "the request conflicts with the resource's state",
+    413: "the request body or the uploaded dataset is too large",
+    415: "the body is not in a media type this operation accepts",
+    422: "a parameter or the body is invalid; `details` names each field",
+    429: "a quota is exhausted; retry after `Retry-After` seconds",
+    503: "the database or the job queue is down; retry after `Retry-After` seconds",
+}
+_ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
+    429: {"Retry-After": {"description": "seconds", "schema": {"type": "string"}}},
+    503: {"Retry-After": {"description": "seconds", "schema": {"type": "string"}}},
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for these error statuses, all with the ErrorBody model. Declaring
+    422 here also replaces FastAPI's default 422, whose body is not the one this API sends."""
+    return {
+        status: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[status]}
+        | ({"headers": _ERROR_HEADERS[status]} if status in _ERROR_HEADERS else {})
+        for status in statuses
+    }
+
+
+# Any operation that needs an API key and touches the database.
+AUTHENTICATED = error_responses(401, 422, 503)
+
+
 class ApiError(Exception):
     def __init__(
         self, status_code: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
@@ -47,10 +96,29 @@ def not_found(what: str, ident: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} {ident!r} not found")
 
 
+# Messages quote what the client sent ("job '…' not found"); a key pasted into the wrong place
+# (a path, a job name, an Idempotency-Key) must not come back in them, since clients and proxies
+# log error bodies. Anything shaped like a key is cut to `tw_` and 8 characters (a real key's public prefix).
+_KEY_SHAPED = re.compile(r"(tw_[A-Za-z0-9_-]{8})[A-Za-z0-9_-]*")
+
+
+def redact_keys(value: Any) -> Any:
+    if isinstance(value, str):
+        admin_key = get_settings().admin_key
+        if admin_key:
+            value = value.replace(admin_key, "<admin key>")
+        return _KEY_SHAPED.sub(r"\1…", value)
+    if isinstance(value, dict):
+        return {key: redact_keys(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_keys(item) for item in value]
+    return value
+
+
 def error_response(
     status_code: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "details": details}}
+    body = {"error": {"code": code, "message": redact_keys(message), "details": redact_keys(details)}}
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 

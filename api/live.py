@@ -1,4 +1,5 @@
-"""A job's live event stream: `status` on every transition seen, `epoch` with each epoch's metrics.
+"""A job's live event stream: `status` on every transition seen, `epoch` with each epoch's metrics,
+and `diagnosis` once the worker has diagnosed the finished job.
 
 Each event's id is a cursor `{fold}.{epoch}.{status}`: the last epoch and the last status
 the client has been sent. A reconnecting client sends it back as `Last-Event-ID` and gets
@@ -23,6 +24,7 @@ import redis.asyncio as aioredis
 from sse_starlette import JSONServerSentEvent, ServerSentEvent
 
 from store.db import session_factory
+from store.diagnoses import get_diagnosis
 from store.events import EpochMetrics, JobState, job_channel, read_epochs_after, read_job_state, uses_redis
 from store.settings import get_settings
 from trainwell.job import FINAL_STATUSES, JobStatus
@@ -38,17 +40,20 @@ class Cursor:
     fold: int = 0
     epoch: int = 0
     status: str = ""
+    diagnosed: bool = False  # the diagnosis event was sent
 
     def encode(self) -> str:
-        return f"{self.fold}.{self.epoch}.{self.status}"
+        return f"{self.fold}.{self.epoch}.{self.status}" + (".diagnosis" if self.diagnosed else "")
 
     @classmethod
     def decode(cls, token: str) -> Cursor:
         """Raises ValueError on an id this API did not send."""
-        fold, epoch, status = token.split(".", 2)
+        fold, epoch, status, *rest = token.split(".")
         if status:
             JobStatus(status)
-        return cls(int(fold), int(epoch), status)
+        if rest not in ([], ["diagnosis"]):
+            raise ValueError(token)
+        return cls(int(fold), int(epoch), status, bool(rest))
 
 
 def status_payload(state: JobState) -> dict[str, Any]:
@@ -156,14 +161,45 @@ class _Wakeups:
             self._pubsub = None
 
 
+# The worker diagnoses a job right after it ends; jobs that never ran, were stopped by a time
+# limit, lost their worker for good, or whose data could not be loaded get no diagnosis, and no
+# stream waits for one.
+NO_DIAGNOSIS_REASONS = frozenset({"terminated", "dataset", "worker_lost"})
+DIAGNOSIS_WAIT_SECONDS = 300.0
+
+
+def _diagnosis(job_id: str) -> tuple[dict[str, Any] | None, bool]:
+    """The stored diagnosis (None while pending), and whether one will never come."""
+    with session_factory()() as session:
+        state = read_job_state(session=session, job_id=job_id)
+        if state is None or state.started_at is None or state.error_reason in NO_DIAGNOSIS_REASONS:
+            return None, True  # gone, never ran (cancelled while queued), or not diagnosable
+        diagnosis = get_diagnosis(session=session, job_id=job_id)
+    return (diagnosis.model_dump(mode="json") if diagnosis is not None else None), False
+
+
 async def job_events(job_id: str, cursor: Cursor) -> AsyncIterator[ServerSentEvent]:
-    """Runs until the job is final (its final status sent) or the client goes away: sse-starlette
-    cancels this generator on disconnect, which closes the subscription on the way out."""
+    """Runs until the job is final and diagnosed (its final status and its `diagnosis` event sent) or
+    the client goes away: sse-starlette cancels this generator on disconnect, which closes the
+    subscription on the way out."""
     async with _Wakeups(job_id) as wakeups:
         while True:
             cursor, events, done = await anyio.to_thread.run_sync(_changes, job_id, cursor)
             for event in events:
                 yield event
             if done:
-                return
+                break
             await wakeups.wait()
+    if cursor.diagnosed:
+        return
+    diagnosis = None
+    # never yield inside a cancel scope in an async generator: the scope would be left from
+    # whichever task resumes the generator (anyio's rule), so wait first, then send
+    with anyio.move_on_after(DIAGNOSIS_WAIT_SECONDS):
+        while True:
+            diagnosis, never = await anyio.to_thread.run_sync(_diagnosis, job_id)
+            if never or diagnosis is not None:
+                break
+            await anyio.sleep(POLL_SECONDS)
+    if diagnosis is not None:
+        yield JSONServerSentEvent(data=diagnosis, event="diagnosis", id=replace(cursor, diagnosed=True).encode())

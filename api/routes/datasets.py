@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import UploadFile  # what request.form() yields (fastapi's is a subclass)
 
-from api.deps import CallerDep, SessionDep, SettingsDep
-from api.errors import ApiError, not_found
+from api.deps import CallerDep, SessionDep, SettingsDep, nul_error, nul_field, refuse_nul_parameters
+from api.errors import AUTHENTICATED, ApiError, error_responses, not_found
 from store import catalog, models
 from store import datasets as dataset_store
 from store.principals import Caller
@@ -20,11 +20,14 @@ from trainwell.dataset import Dataset, DatasetKind, DatasetList
 from trainwell.model_size import DataShape
 from trainwell.spec import CLASSIFICATION_LOSSES, REGRESSION_LOSSES, UPLOADED_DATASET_ID, JobSpec, Task
 
-router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+router = APIRouter(
+    prefix="/v1/datasets", tags=["datasets"], responses=AUTHENTICATED, dependencies=[Depends(refuse_nul_parameters)]
+)
 
 FIELDS = {"file", "target", "task", "name"}
 TASKS: tuple[Task, ...] = ("classification", "regression")
 MAX_TEXT_FIELD_BYTES = 1024
+MAX_TEXT_FIELD_CHARS = 200  # the name and target columns' width
 # The form is parsed by hand (to answer 415 for a body that is not multipart), so its schema
 # is declared here for /docs.
 UPLOAD_FORM: dict[str, Any] = {
@@ -39,7 +42,7 @@ UPLOAD_FORM: dict[str, Any] = {
                         "file": {"type": "string", "format": "binary", "description": ".csv, .parquet or .npz"},
                         "target": {
                             "type": "string",
-                            "maxLength": 200,
+                            "maxLength": MAX_TEXT_FIELD_CHARS,
                             "description": "the target column (CSV, Parquet; required) or array (NPZ; default y)",
                         },
                         "task": {
@@ -48,7 +51,11 @@ UPLOAD_FORM: dict[str, Any] = {
                             "description": "default: inferred — integer labels with at most 50 distinct values "
                             "(and at most 5% of the rows, or just two) or string labels are classification",
                         },
-                        "name": {"type": "string", "maxLength": 200, "description": "default: the file name"},
+                        "name": {
+                            "type": "string",
+                            "maxLength": MAX_TEXT_FIELD_CHARS,
+                            "description": "default: the file name",
+                        },
                     },
                 }
             }
@@ -80,7 +87,10 @@ def dataset_public(row: models.Dataset) -> Dataset:
     status_code=status.HTTP_201_CREATED,
     response_model=Dataset,
     openapi_extra=UPLOAD_FORM,
-    responses={200: {"model": Dataset, "description": "you had uploaded this content already"}},
+    responses={
+        200: {"model": Dataset, "description": "you had uploaded this content already"},
+        **error_responses(400, 413, 415),
+    },
 )
 async def create_dataset(
     request: Request, session: SessionDep, caller: CallerDep, settings: SettingsDep, response: Response
@@ -114,6 +124,11 @@ def _store_upload(
     upload: UploadFile,
     fields: dict[str, str],
 ) -> Dataset:
+    for key, value in fields.items():
+        if nul_field(value, key):
+            raise nul_error(key)
+        if len(value) > MAX_TEXT_FIELD_CHARS:
+            raise _invalid_field(key, f"at most {MAX_TEXT_FIELD_CHARS} characters, got {len(value)}")
     task = fields.get("task") or None
     if task is not None and task not in TASKS:
         raise _invalid_field("task", f"{task!r} is not one of {', '.join(TASKS)}")
@@ -154,7 +169,7 @@ def _display_name(filename: str | None) -> str | None:
         return None
     base = filename.replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = "".join(ch for ch in base if ch.isprintable()).strip()
-    return cleaned[:200] or None
+    return cleaned[:MAX_TEXT_FIELD_CHARS] or None
 
 
 def _invalid_field(field: str, message: str) -> ApiError:
@@ -168,7 +183,7 @@ def read_datasets(session: SessionDep, caller: CallerDep) -> DatasetList:
     return DatasetList(data=catalog.shipped_datasets() + [dataset_public(row) for row in uploads])
 
 
-@router.get("/{dataset_id}", response_model=Dataset)
+@router.get("/{dataset_id}", response_model=Dataset, responses=error_responses(404))
 def read_dataset(dataset_id: str, session: SessionDep, caller: CallerDep) -> Dataset:
     shipped = next((d for d in catalog.shipped_datasets() if d.id == dataset_id), None)
     if shipped is not None:

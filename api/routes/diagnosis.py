@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
-from api.deps import CallerDep, SessionDep
-from api.errors import not_found
+from api.deps import CallerDep, SessionDep, refuse_nul_parameters
+from api.errors import AUTHENTICATED, error_responses, not_found
 from store import jobs as job_store
 from store import models
 from store.diagnoses import get_diagnosis
 from trainwell.diagnosis import Diagnosis, DiagnosisStatus, RemedyJob, Verdict
 from trainwell.job import JobOrigin
 
-router = APIRouter(prefix="/v1/jobs", tags=["diagnosis"])
+router = APIRouter(
+    prefix="/v1/jobs", tags=["diagnosis"], responses=AUTHENTICATED, dependencies=[Depends(refuse_nul_parameters)]
+)
 
 
-@router.get("/{job_id}/diagnosis", response_model=Diagnosis)
+@router.get("/{job_id}/diagnosis", response_model=Diagnosis, responses=error_responses(404))
 def read_diagnosis(job_id: str, session: SessionDep, caller: CallerDep) -> Diagnosis:
     """The stored diagnosis; `status: pending` until the worker has computed it after the job ended."""
     job = job_store.get_job(session=session, job_id=job_id, principal_id=caller.scope)

@@ -25,7 +25,9 @@ SEND_TIMEOUT_SECONDS = 30
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 EVENTS_DESCRIPTION = """\
-A `text/event-stream` that ends once the job is final, after its final `status` event.
+A `text/event-stream` that ends once the job is final and diagnosed: after its final `status`
+event and its `diagnosis` event (the body of GET …/diagnosis; none for a job that was
+terminated, lost its worker for good, or whose data could not be loaded).
 
 - `event: status` on every status change seen (the first event of a fresh stream on a job
   that is not yet final), data: `{status, attempt, progress, started_at, finished_at, error, summary}`;

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from api.errors import error_response
+from api.errors import error_response, error_responses
 from store.db import get_engine
 from store.queue import producer
 
@@ -19,7 +19,7 @@ def read_health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=None)
+@router.get("/readyz", response_model=None, responses=error_responses(503))
 def read_readiness() -> JSONResponse | dict[str, str]:
     """The database and the broker both answer; 503 naming the one that does not."""
     down = []

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from sqlalchemy.exc import IntegrityError
 
-from api.deps import CallerDep, SessionDep, SettingsDep
-from api.errors import ApiError, not_found
+from api.deps import CallerDep, SessionDep, SettingsDep, nul_error, nul_field, refuse_nul_parameters
+from api.errors import AUTHENTICATED, ApiError, error_responses, not_found
 from api.quotas import check_quotas
 from api.routes.datasets import check_uploaded_dataset
 from store import jobs as job_store
@@ -20,7 +20,12 @@ from trainwell.metrics import METRIC_NAMES
 from trainwell.model_size import DATASET_SHAPES, DataShape
 from trainwell.spec import JobSpec
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+# Folds are stored as SQL INTEGER: a larger index could only fail in the database.
+MAX_FOLD = 2**31 - 1
+
+router = APIRouter(
+    prefix="/v1/jobs", tags=["jobs"], responses=AUTHENTICATED, dependencies=[Depends(refuse_nul_parameters)]
+)
 
 
 def job_public(job: models.Job, spec: JobSpec | None = None) -> Job:
@@ -43,7 +48,9 @@ def job_public(job: models.Job, spec: JobSpec | None = None) -> Job:
 
 
 def _check_submittable(spec: JobSpec, settings: SettingsDep, session: SessionDep, caller: CallerDep) -> DataShape:
-    """Refuse what cannot run; return the shape of the job's data (for the parameter quota)."""
+    """Refuse what cannot run or be stored; return the shape of the job's data (for the parameter quota)."""
+    if field := nul_field(spec.model_dump(mode="json"), ""):
+        raise nul_error(field)
     if spec.epochs > settings.max_epochs:
         raise ApiError(
             422,
@@ -55,7 +62,7 @@ def _check_submittable(spec: JobSpec, settings: SettingsDep, session: SessionDep
     return uploaded or DATASET_SHAPES[spec.dataset.name]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=Job)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Job, responses=error_responses(400, 409, 413, 429))
 def create_job(
     spec: JobSpec,
     session: SessionDep,
@@ -125,7 +132,7 @@ def _replay(session: SessionDep, principal_id: int, key: str, spec: JobSpec, res
     return job_public(existing)
 
 
-@router.get("", response_model=JobPage)
+@router.get("", response_model=JobPage, responses=error_responses(400))
 def read_jobs(
     session: SessionDep,
     caller: CallerDep,
@@ -152,12 +159,12 @@ def _own_job(session: SessionDep, caller: CallerDep, job_id: str) -> models.Job:
     return job
 
 
-@router.get("/{job_id}", response_model=Job)
+@router.get("/{job_id}", response_model=Job, responses=error_responses(404))
 def read_job(job_id: str, session: SessionDep, caller: CallerDep) -> Job:
     return job_public(_own_job(session, caller, job_id))
 
 
-@router.post("/{job_id}/cancel", response_model=Job)
+@router.post("/{job_id}/cancel", response_model=Job, responses=error_responses(404, 409))
 def cancel_job(job_id: str, session: SessionDep, caller: CallerDep) -> Job:
     """Cancel a queued job (it never starts) or a running one (it stops at the next step)."""
     job = _own_job(session, caller, job_id)
@@ -168,13 +175,13 @@ def cancel_job(job_id: str, session: SessionDep, caller: CallerDep) -> Job:
     return job_public(job)
 
 
-@router.get("/{job_id}/metrics", response_model=JobMetrics)
+@router.get("/{job_id}/metrics", response_model=JobMetrics, responses=error_responses(404))
 def read_job_metrics(
     job_id: str,
     session: SessionDep,
     caller: CallerDep,
     names: Annotated[list[str] | None, Query(description="metric names; repeat or comma-separate")] = None,
-    fold: Annotated[int | None, Query(ge=0)] = None,
+    fold: Annotated[int | None, Query(ge=0, le=MAX_FOLD)] = None,
     max_points: Annotated[
         int | None, Query(ge=4, le=100_000, description="downsample each series (spikes kept)")
     ] = None,

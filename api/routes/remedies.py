@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import ValidationError
 
-from api.deps import CallerDep, SessionDep, SettingsDep
-from api.errors import ApiError, not_found
+from api.deps import CallerDep, SessionDep, SettingsDep, refuse_nul_parameters
+from api.errors import AUTHENTICATED, ApiError, error_responses, not_found
 from api.routes.jobs import submit_job
 from store import jobs as job_store
 from store.diagnoses import get_diagnosis
@@ -17,10 +17,17 @@ from trainwell.diagnosis import DiagnosisStatus, merge_patch
 from trainwell.job import Job, JobOrigin
 from trainwell.spec import JobSpec
 
-router = APIRouter(prefix="/v1/jobs", tags=["diagnosis"])
+router = APIRouter(
+    prefix="/v1/jobs", tags=["diagnosis"], responses=AUTHENTICATED, dependencies=[Depends(refuse_nul_parameters)]
+)
 
 
-@router.post("/{job_id}/remedies/{code}", status_code=status.HTTP_201_CREATED, response_model=Job)
+@router.post(
+    "/{job_id}/remedies/{code}",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Job,
+    responses=error_responses(404, 409, 429),
+)
 def run_remedy(
     job_id: str,
     code: str,

@@ -51,10 +51,12 @@ def test_events_bring_status_changes_and_every_epoch_in_order_then_end(stack: St
         job = client.post("/v1/jobs", json=KFOLD).json()
         events = stream(client, job["id"])
 
-        first, last = events[0], events[-1]
+        first, last, diagnosis = events[0], events[-2], events[-1]
         assert first["event"] == "status" and first["data"]["status"] in {"queued", "running"}
         assert last["event"] == "status" and last["data"]["status"] == "succeeded"
         assert last["data"]["summary"]["best_metrics"], "the final status carries the summary"
+        assert diagnosis["event"] == "diagnosis" and diagnosis["data"]["status"] == "ready"
+        assert diagnosis["data"] == client.get(f"/v1/jobs/{job['id']}/diagnosis").json(), "the stored diagnosis"
         statuses = [e["data"]["status"] for e in events if e["event"] == "status"]
         assert statuses[-2:] == ["running", "succeeded"] and len(statuses) == len(set(statuses))
 
@@ -74,12 +76,14 @@ def test_last_event_id_resumes_after_what_was_seen(stack: Stack) -> None:
         job = client.post("/v1/jobs", json=KFOLD).json()
         assert wait_for(client, job["id"], finished)["status"] == "succeeded"
         everything = stream(client, job["id"])
-        # a fresh stream on a finished job: its epochs, then the final status
-        assert [e["event"] for e in everything] == ["epoch"] * 4 + ["status"]
+        # a fresh stream on a finished job: its epochs, the final status, then the diagnosis
+        assert [e["event"] for e in everything] == ["epoch"] * 4 + ["status", "diagnosis"]
 
         second_epoch = everything[1]
         resumed = stream(client, job["id"], last_event_id=second_epoch["id"])
         assert [e["id"] for e in resumed] == [e["id"] for e in everything[2:]]
+        after_status = stream(client, job["id"], last_event_id=everything[-2]["id"])
+        assert [e["event"] for e in after_status] == ["diagnosis"]
         assert stream(client, job["id"], last_event_id=everything[-1]["id"]) == []
 
         bad = client.get(f"/v1/jobs/{job['id']}/events", headers={"Last-Event-ID": "nonsense"})

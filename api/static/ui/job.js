@@ -330,7 +330,11 @@ export function showJob(container, jobId) {
     loadLinked();
     const live = document.getElementById("live-state");
     live.dataset.stream = "open";
-    stream = followEvents(jobId, { status: onStatus, epoch: addEpoch }, reportError, () => {
+    const onDiagnosis = (diagnosis) => {
+      clearTimeout(diagnosisTimer);
+      if (!disposed) renderDiagnosis(diagnosis);
+    };
+    stream = followEvents(jobId, { status: onStatus, epoch: addEpoch, diagnosis: onDiagnosis }, reportError, () => {
       live.dataset.stream = "ended";
     });
   }
