@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from api.errors import ApiError
 from store.models import utcnow
 from store.principals import Caller
-from store.quotas import count_active_jobs, submissions_since
+from store.quotas import oldest_of_newest, usage
 from store.settings import Settings
 from trainwell.model_size import DataShape, count_parameters
 from trainwell.spec import JobSpec
@@ -34,20 +34,30 @@ def check_quotas(*, session: Session, caller: Caller, spec: JobSpec, shape: Data
             "allowed (fewer or narrower hidden layers)",
             [{"field": "model", "message": "too many parameters", "parameters": parameters}],
         )
-    active = count_active_jobs(session=session, principal_id=caller.principal_id)
-    if active >= settings.max_active_jobs:
+    now = utcnow()
+    used = usage(
+        session=session,
+        principal_id=caller.principal_id,
+        since=now - WINDOW,
+        max_active=settings.max_active_jobs,
+        max_recent=settings.submissions_per_minute,
+    )
+    if used.active >= settings.max_active_jobs:
         raise ApiError(
             429,
             "too_many_active_jobs",
-            f"{active} of your jobs are queued or running; at most {settings.max_active_jobs} at once — "
+            f"{used.active} of your jobs are queued or running; at most {settings.max_active_jobs} at once — "
             "wait for some to finish or cancel them",
             headers={"Retry-After": "30"},
         )
-    now = utcnow()
-    recent = submissions_since(session=session, principal_id=caller.principal_id, since=now - WINDOW)
-    if len(recent) >= settings.submissions_per_minute:
-        oldest = recent[-settings.submissions_per_minute]
-        retry_after = max(1, math.ceil((oldest + WINDOW - now).total_seconds()))
+    if used.recent >= settings.submissions_per_minute:
+        oldest = oldest_of_newest(
+            session=session,
+            principal_id=caller.principal_id,
+            since=now - WINDOW,
+            count=settings.submissions_per_minute,
+        )
+        retry_after = max(1, math.ceil(((oldest or now) + WINDOW - now).total_seconds()))
         raise ApiError(
             429,
             "rate_limited",

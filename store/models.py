@@ -76,6 +76,7 @@ class Job(Base):
     __table_args__ = (
         # keyset pagination of one principal's jobs, newest first
         Index("ix_jobs_principal_created", "principal_id", "created_at", "id"),
+        Index("ix_jobs_principal_status", "principal_id", "status"),  # the active-jobs quota
         Index("ix_jobs_status_heartbeat", "status", "heartbeat_at"),
         Index("ix_jobs_status_enqueued", "status", "enqueued_at"),
         UniqueConstraint("principal_id", "idempotency_key", name="uq_jobs_idempotency"),
