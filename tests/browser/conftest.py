@@ -31,7 +31,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Per test, not per session: Playwright's sync API keeps an asyncio loop running in the main
+# thread while it is open, and every later test that calls asyncio.run() would fail.
+@pytest.fixture
 def chromium() -> Iterator[Browser]:
     executable = shutil.which("chromium")
     if executable is None:
