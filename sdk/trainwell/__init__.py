@@ -27,7 +27,9 @@ from trainwell._exceptions import (
 from trainwell._handle import AsyncJobHandle, JobHandle
 from trainwell._pagination import AsyncCursorPage, SyncCursorPage
 from trainwell._spec_file import SpecFileError, load_spec_file
+from trainwell.dataset import Dataset, DatasetKind
 from trainwell.diagnosis import Diagnosis, Finding, Remedy, RemedyJob, Verdict
+from trainwell.events import DiagnosisEvent, EpochEvent, JobEvent, StatusEvent
 from trainwell.job import Job, JobMetrics, JobOrigin, JobPage, JobStatus, MetricPoint, MetricSeries
 from trainwell.metrics import MetricName
 from trainwell.spec import JobSpec
@@ -45,10 +47,15 @@ __all__ = [
     "BadRequestError",
     "Client",
     "ConflictError",
+    "Dataset",
+    "DatasetKind",
     "Diagnosis",
+    "DiagnosisEvent",
+    "EpochEvent",
     "Finding",
     "InternalServerError",
     "Job",
+    "JobEvent",
     "JobHandle",
     "JobMetrics",
     "JobOrigin",
@@ -64,6 +71,7 @@ __all__ = [
     "Remedy",
     "RemedyJob",
     "SpecFileError",
+    "StatusEvent",
     "SyncCursorPage",
     "TrainwellError",
     "UnprocessableEntityError",

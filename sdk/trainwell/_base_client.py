@@ -70,6 +70,8 @@ class Call(Generic[ModelT]):
     params: dict[str, Any] | None = None
     json: Any = None
     idempotency_key: str | None = None
+    files: dict[str, Any] | None = None  # multipart parts, with `data` as the text fields
+    data: dict[str, str] | None = None
 
 
 @dataclass
@@ -102,9 +104,23 @@ class BaseClient:
                 self.base_url + call.path,
                 params=call.params,
                 json=call.json,
+                files=call.files,
+                data=call.data,
                 headers=self._headers(attempt),
                 timeout=self.timeout,
             )
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise APIConnectionError(f"bad base_url {self.base_url!r}: {exc}") from None
+
+    def _build_stream_request(
+        self, http: httpx.Client | httpx.AsyncClient, path: str, last_event_id: str | None
+    ) -> httpx.Request:
+        """A GET of an SSE stream: the server pings every 10 s, so `timeout` also bounds a silent stream."""
+        headers = {"Authorization": f"Bearer {self.api_key}", "Accept": "text/event-stream"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        try:
+            return http.build_request("GET", self.base_url + path, headers=headers, timeout=self.timeout)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise APIConnectionError(f"bad base_url {self.base_url!r}: {exc}") from None
 

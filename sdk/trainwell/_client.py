@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncGenerator, Iterator
 from types import TracebackType
 from typing import Self
 
 import httpx
+from pydantic import BaseModel
 
 from trainwell._base_client import (
     DEFAULT_MAX_RETRIES,
@@ -17,6 +19,9 @@ from trainwell._base_client import (
     Call,
     ModelT,
 )
+from trainwell._exceptions import status_error
+from trainwell.events import JobEvent, aiter_events, iter_events
+from trainwell.resources.datasets import AsyncDatasets, Datasets
 from trainwell.resources.jobs import AsyncJobs, Jobs
 
 
@@ -29,6 +34,7 @@ class Client(BaseClient):
     """
 
     jobs: Jobs
+    datasets: Datasets
 
     def __init__(
         self,
@@ -43,6 +49,7 @@ class Client(BaseClient):
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client()
         self.jobs = Jobs(self)
+        self.datasets = Datasets(self)
 
     def request(self, call: Call[ModelT]) -> ModelT:
         attempt = Attempt(call)
@@ -59,6 +66,40 @@ class Client(BaseClient):
                 delay = self._retry_delay(attempt, response) if response.is_error else None
                 if delay is None:
                     return self._parse(call, response)
+            time.sleep(delay)
+            attempt.number += 1
+
+    def stream_events(self, path: str, last_event_id: str | None = None) -> Iterator[JobEvent]:
+        """The events of the SSE stream at `path` until the server ends it. A dropped connection (or a
+        retryable status) is retried up to `max_retries` times in a row, resuming with Last-Event-ID."""
+        attempt = Attempt(Call("GET", path, BaseModel))
+        while True:
+            request = self._build_stream_request(self._http, path, last_event_id)
+            try:
+                response = self._http.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                delay = self._retry_delay(attempt, None)
+                if delay is None:
+                    raise self._connection_error(exc, request) from None
+            else:
+                try:
+                    if response.is_error:
+                        response.read()
+                        delay = self._retry_delay(attempt, response)
+                        if delay is None:
+                            raise status_error(response)
+                    else:
+                        for event in iter_events(response):
+                            last_event_id = event.id or last_event_id
+                            attempt.number = 0  # the budget is for failures in a row
+                            yield event
+                        return
+                except httpx.HTTPError as exc:
+                    delay = self._retry_delay(attempt, None)
+                    if delay is None:
+                        raise self._connection_error(exc, request) from None
+                finally:
+                    response.close()
             time.sleep(delay)
             attempt.number += 1
 
@@ -82,6 +123,7 @@ class AsyncClient(BaseClient):
     """The asyncio twin of `Client`: the same arguments, fallbacks and retries; every call is awaited."""
 
     jobs: AsyncJobs
+    datasets: AsyncDatasets
 
     def __init__(
         self,
@@ -96,6 +138,7 @@ class AsyncClient(BaseClient):
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient()
         self.jobs = AsyncJobs(self)
+        self.datasets = AsyncDatasets(self)
 
     async def request(self, call: Call[ModelT]) -> ModelT:
         attempt = Attempt(call)
@@ -112,6 +155,39 @@ class AsyncClient(BaseClient):
                 delay = self._retry_delay(attempt, response) if response.is_error else None
                 if delay is None:
                     return self._parse(call, response)
+            await asyncio.sleep(delay)
+            attempt.number += 1
+
+    async def stream_events(self, path: str, last_event_id: str | None = None) -> AsyncGenerator[JobEvent, None]:
+        """See `Client.stream_events`."""
+        attempt = Attempt(Call("GET", path, BaseModel))
+        while True:
+            request = self._build_stream_request(self._http, path, last_event_id)
+            try:
+                response = await self._http.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                delay = self._retry_delay(attempt, None)
+                if delay is None:
+                    raise self._connection_error(exc, request) from None
+            else:
+                try:
+                    if response.is_error:
+                        await response.aread()
+                        delay = self._retry_delay(attempt, response)
+                        if delay is None:
+                            raise status_error(response)
+                    else:
+                        async for event in aiter_events(response):
+                            last_event_id = event.id or last_event_id
+                            attempt.number = 0
+                            yield event
+                        return
+                except httpx.HTTPError as exc:
+                    delay = self._retry_delay(attempt, None)
+                    if delay is None:
+                        raise self._connection_error(exc, request) from None
+                finally:
+                    await response.aclose()
             await asyncio.sleep(delay)
             attempt.number += 1
 

@@ -1,6 +1,7 @@
 """The live progress bar of `wait()`: epoch k/N (and fold f/F), the latest train/val loss, on stderr.
 
-It polls GET /v1/jobs/{id}; once the API serves /v1/jobs/{id}/events (SSE), `wait()` should listen instead.
+`wait()` feeds it the events of GET /v1/jobs/{id}/events (`update_event`), or, when the stream is not
+available, jobs and metrics it polls (`update`). After the job it prints the diagnosis verdict, if any.
 """
 
 from __future__ import annotations
@@ -8,7 +9,9 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self
 
-from trainwell.job import Job, JobMetrics
+from trainwell.diagnosis import Diagnosis
+from trainwell.events import EpochEvent, JobEvent, StatusEvent
+from trainwell.job import Job, JobMetrics, JobStatus, Progress
 
 
 def escape(text: str) -> str:
@@ -28,12 +31,17 @@ class WaitProgress:
         self._bar: Any = None
         self._task: Any = None
         self._losses = ""
+        self._name = ""
+        self._status: JobStatus | None = None
+        self._progress: Progress | None = None
+        self._console: Any = None
 
     def __enter__(self) -> Self:
         if self.enabled:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+            self._console = Console(stderr=True)
             self._bar = Progress(
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
@@ -41,7 +49,7 @@ class WaitProgress:
                 TextColumn("{task.fields[position]}"),
                 TextColumn("{task.fields[losses]}"),
                 TimeElapsedColumn(),
-                console=Console(stderr=True),
+                console=self._console,
             )
             self._bar.start()
         return self
@@ -58,19 +66,55 @@ class WaitProgress:
         return self.enabled and job.progress.epoch > 0 and position != self._seen
 
     def update(self, job: Job, metrics: JobMetrics | None) -> None:
+        """From a polled job and, when `needs_metrics` said so, its latest metrics."""
         if self._bar is None:
             return
-        progress = job.progress
+        self._name = job.name or job.id
+        if metrics is not None:
+            self._seen = (job.progress.fold, job.progress.epoch)
+            latest = [(name, metrics.get(name, job.progress.fold)) for name in PROGRESS_METRICS]
+            self._losses = "  ".join(f"{n} {s.last:.4g}" for n, s in latest if s is not None and s.last is not None)
+        self._status, self._progress = job.status, job.progress
+        self._draw()
+
+    def update_event(self, job: Job, event: JobEvent) -> None:
+        """From an event of the job's stream (`job` gives the name and the starting point)."""
+        if self._bar is None:
+            return
+        self._name = job.name or job.id
+        if self._status is None or self._progress is None:
+            self._status, self._progress = job.status, job.progress
+        if isinstance(event, StatusEvent):
+            self._status, self._progress = event.status, event.progress
+        elif isinstance(event, EpochEvent):
+            self._progress = self._progress.model_copy(update={"fold": event.fold, "epoch": event.epoch})
+            values = [(name, event.metrics.get(name)) for name in PROGRESS_METRICS]
+            self._losses = "  ".join(f"{n} {v:.4g}" for n, v in values if v is not None)
+        else:
+            return
+        self._draw()
+
+    def verdict(self, diagnosis: Diagnosis) -> None:
+        """Print the verdict and summary line under the bar."""
+        if self._console is None or diagnosis.verdict is None:
+            return
+        if self._bar is not None:
+            self._bar.stop()  # the line goes under the finished bar
+        line = f"[bold]verdict: {diagnosis.verdict.value}[/]"
+        if diagnosis.summary:
+            line += f" — {escape(diagnosis.summary)}"
+        self._console.print(line, soft_wrap=True)
+
+    def _draw(self) -> None:
+        status, progress = self._status, self._progress
+        if status is None or progress is None:
+            return
         total = progress.epochs * progress.folds
-        done = total if job.status.is_final else progress.fold * progress.epochs + progress.epoch
+        done = total if status.is_final else progress.fold * progress.epochs + progress.epoch
         position = f"epoch {progress.epoch}/{progress.epochs}"
         if progress.folds > 1:
             position = f"fold {progress.fold + 1}/{progress.folds} {position}"
-        if metrics is not None:
-            self._seen = (progress.fold, progress.epoch)
-            latest = [(name, metrics.get(name, progress.fold)) for name in PROGRESS_METRICS]
-            self._losses = "  ".join(f"{n} {s.last:.4g}" for n, s in latest if s is not None and s.last is not None)
-        description = f"{escape(job.name or job.id)} [bold]{job.status.value}[/]"
+        description = f"{escape(self._name)} [bold]{status.value}[/]"
         fields = {"position": position, "losses": self._losses}
         if self._task is None:
             self._task = self._bar.add_task(description, total=total, completed=done, **fields)

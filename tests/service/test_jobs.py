@@ -135,7 +135,7 @@ def test_cancel_stops_a_running_job_and_a_queued_job_never_starts(stack: Stack) 
         assert client.post(f"/v1/jobs/{running['id']}/cancel").json()["status"] == "cancelling"
         stopped = wait_for(client, running["id"], finished, timeout=30)
         assert stopped["status"] == "cancelled"
-        assert time.monotonic() - asked < 5, "a running job must stop within seconds of cancel"
+        assert time.monotonic() - asked < 2, "a running job must stop within 2 s of cancel"
         trained = stopped["progress"]["epoch"]
         assert 2 <= trained < 5000
         points = client.get(f"/v1/jobs/{running['id']}/metrics", params={"names": "train_loss"}).json()["series"][0]

@@ -14,8 +14,10 @@ import typer
 from trainwell import __version__
 from trainwell._exceptions import TrainwellError
 from trainwell.cli import render
-from trainwell.cli.context import EXIT_API_ERROR, CliState, exit_for, state
+from trainwell.cli.context import EXIT_API_ERROR, CliState, await_diagnosis, exit_for, state
+from trainwell.cli.datasets import app as datasets_app
 from trainwell.cli.jobs import app as jobs_app
+from trainwell.job import Job
 
 app = typer.Typer(
     name="trainwell",
@@ -25,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(datasets_app, name="datasets")
 
 
 def _version(show: bool) -> None:
@@ -61,7 +64,7 @@ def submit(
     timeout: Annotated[float | None, typer.Option(help="with --wait: give up after this many seconds")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the job as JSON (no progress bar)")] = False,
 ) -> None:
-    """Submit the job in SPEC; with --wait, show its progress and then its results."""
+    """Submit the job in SPEC; with --wait, show its progress and then its results and verdict."""
     client = state(ctx).client()
     job = client.jobs.create(spec)
     if not wait:
@@ -69,8 +72,42 @@ def submit(
         return
     if not as_json:
         render.job_created(job, as_json=False)
+    _finish(ctx, job, timeout=timeout, as_json=as_json)
+
+
+@app.command()
+def remedy(
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Argument(help="the diagnosed job")],
+    code: Annotated[str, typer.Argument(help="the finding's code, as `trainwell jobs diagnose` lists it")],
+    index: Annotated[int, typer.Option(min=0, help="which of the finding's remedies")] = 0,
+    wait: Annotated[bool, typer.Option("--wait", "-w", help="follow the new job until it ends")] = False,
+    timeout: Annotated[float | None, typer.Option(help="with --wait: give up after this many seconds")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the job as JSON (no progress bar)")] = False,
+) -> None:
+    """Launch the job that applies remedy INDEX of finding CODE of JOB's diagnosis."""
+    job = state(ctx).client().jobs.run_remedy(job_id, code, index=index)
+    if not wait:
+        render.job_created(job, as_json=as_json)
+        return
+    if not as_json:
+        render.job_created(job, as_json=False)
+    _finish(ctx, job, timeout=timeout, as_json=as_json)
+
+
+def _finish(ctx: typer.Context, job: Job, *, timeout: float | None, as_json: bool) -> None:
+    """Wait for the job, print it and its verdict (--json: the job with a `diagnosis` key), exit by its status."""
+    client = state(ctx).client()
     done = client.jobs.wait(job, progress=not as_json, timeout=timeout)
-    render.job_detail(done, as_json=as_json)
+    diagnosis = await_diagnosis(client, done)
+    if as_json:
+        render.print_json(
+            {**done.model_dump(mode="json"), "diagnosis": diagnosis.model_dump(mode="json") if diagnosis else None}
+        )
+    else:
+        render.job_detail(done, as_json=False)
+        if diagnosis is not None:
+            render.verdict_line(diagnosis)
     raise typer.Exit(exit_for(done))
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import typer
 
 from trainwell._client import Client
+from trainwell._exceptions import APIStatusError
+from trainwell.diagnosis import Diagnosis, DiagnosisStatus
 from trainwell.job import Job, JobStatus
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_API_ERROR = 0, 1, 2
@@ -33,3 +36,22 @@ def state(ctx: typer.Context) -> CliState:
 
 def exit_for(job: Job) -> int:
     return EXIT_OK if job.status == JobStatus.succeeded else EXIT_JOB_FAILED
+
+
+# the worker diagnoses a job right after it ends; the CLI waits this long for that before giving up
+DIAGNOSIS_WAIT_SECONDS = 60.0
+
+
+def await_diagnosis(client: Client, job: Job, *, timeout: float = DIAGNOSIS_WAIT_SECONDS) -> Diagnosis | None:
+    """The finished job's diagnosis once ready; None for a job that never ran, or after `timeout` seconds."""
+    if job.started_at is None:
+        return None
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            diagnosis = client.jobs.diagnosis(job.id)
+        except APIStatusError:
+            return None
+        if diagnosis.status == DiagnosisStatus.ready or time.monotonic() >= deadline:
+            return diagnosis if diagnosis.status == DiagnosisStatus.ready else None
+        time.sleep(0.5)

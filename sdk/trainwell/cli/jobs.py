@@ -1,4 +1,4 @@
-"""`trainwell jobs ls|show|wait|cancel|metrics|plot`."""
+"""`trainwell jobs ls|show|wait|cancel|metrics|diagnose|plot`."""
 
 from __future__ import annotations
 
@@ -72,6 +72,13 @@ def job_metrics(
     wanted = [n.strip() for n in names.split(",") if n.strip()] if names else None
     metrics = state(ctx).client().jobs.metrics(job_id, names=wanted, fold=fold, max_points=max_points)
     render.metrics_table(metrics, as_json=as_json)
+
+
+@app.command("diagnose")
+def diagnose_job(ctx: typer.Context, job_id: JobId, as_json: AsJson = False) -> None:
+    """Why the job fits the way it does: the verdict, its summary, and the findings with their remedies
+    (run one with `trainwell remedy JOB CODE --index N`)."""
+    render.diagnosis_detail(state(ctx).client().jobs.diagnosis(job_id), as_json=as_json)
 
 
 @app.command("plot")

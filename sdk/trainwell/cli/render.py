@@ -12,6 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from trainwell._exceptions import APIStatusError, TrainwellError
+from trainwell.dataset import Dataset
+from trainwell.diagnosis import Diagnosis
 from trainwell.job import Job, JobMetrics, JobStatus
 
 out = Console(highlight=False)
@@ -28,9 +30,12 @@ STATUS_STYLE = {
 }
 
 
-def _print_json(data: Any) -> None:
+def print_json(data: Any) -> None:
     # plain print: rich would wrap long lines and break the JSON
     print(json.dumps(data, indent=2))
+
+
+_print_json = print_json
 
 
 def _status(job: Job) -> str:
@@ -113,6 +118,53 @@ def metrics_table(metrics: JobMetrics, *, as_json: bool) -> None:
     table = Table("fold", "epoch", *names)
     for (fold, epoch), values in sorted(rows.items()):
         table.add_row(str(fold), str(epoch), *(_number(values.get(n)) for n in names))
+    out.print(table)
+
+
+def verdict_line(diagnosis: Diagnosis) -> None:
+    if diagnosis.verdict is None:
+        out.print(f"diagnosis: {diagnosis.status.value}")
+        return
+    line = f"verdict: [bold]{diagnosis.verdict.value}[/]"
+    out.print(line + (f" — {escape(diagnosis.summary)}" if diagnosis.summary else ""), soft_wrap=True)
+
+
+def diagnosis_detail(diagnosis: Diagnosis, *, as_json: bool) -> None:
+    if as_json:
+        _print_json(diagnosis.model_dump(mode="json"))
+        return
+    verdict_line(diagnosis)
+    if diagnosis.findings:
+        table = Table("code", "severity", "finding", "remedies (index: title)")
+        for finding in diagnosis.findings:
+            remedies = "\n".join(f"{i}: {escape(r.title)}" for i, r in enumerate(finding.remedies))
+            table.add_row(finding.code.value, finding.severity.value, escape(finding.title), remedies)
+        out.print(table)
+
+
+def dataset_detail(dataset: Dataset, *, as_json: bool) -> None:
+    if as_json:
+        _print_json(dataset.model_dump(mode="json"))
+        return
+    shape = f"{dataset.rows} rows × {dataset.n_features} features" if dataset.rows is not None else ""
+    out.print(f"dataset [bold]{dataset.id}[/] ({escape(dataset.name or 'unnamed')}): {dataset.task} {shape}")
+
+
+def dataset_table(datasets: Sequence[Dataset], *, as_json: bool) -> None:
+    if as_json:
+        _print_json([d.model_dump(mode="json") for d in datasets])
+        return
+    table = Table("id", "name", "kind", "task", "rows", "features", "classes")
+    for d in datasets:
+        table.add_row(
+            d.id,
+            escape(d.name or ""),
+            d.kind.value,
+            d.task,
+            "" if d.rows is None else str(d.rows),
+            str(d.n_features),
+            "" if d.n_classes is None else str(d.n_classes),
+        )
     out.print(table)
 
 

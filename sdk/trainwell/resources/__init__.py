@@ -1,5 +1,6 @@
-"""The API's resources, one module each: `client.jobs`."""
+"""The API's resources, one module each: `client.jobs`, `client.datasets`."""
 
+from trainwell.resources.datasets import AsyncDatasets, Datasets
 from trainwell.resources.jobs import AsyncJobs, Jobs
 
-__all__ = ["AsyncJobs", "Jobs"]
+__all__ = ["AsyncDatasets", "AsyncJobs", "Datasets", "Jobs"]

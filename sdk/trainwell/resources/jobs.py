@@ -1,4 +1,4 @@
-"""`client.jobs`: create, retrieve, list, cancel, metrics, wait, plot.
+"""`client.jobs`: create, retrieve, list, cancel, metrics, events, diagnosis, remedies, wait, plot.
 
 Each operation is described once as a `Call`; `Jobs` and `AsyncJobs` only send it.
 """
@@ -6,20 +6,22 @@ Each operation is described once as a `Call`; `Jobs` and `AsyncJobs` only send i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from trainwell._base_client import Call
-from trainwell._exceptions import WaitTimeoutError
+from trainwell._exceptions import APIConnectionError, APIStatusError, WaitTimeoutError
 from trainwell._handle import AsyncJobHandle, JobHandle
 from trainwell._pagination import AsyncCursorPage, AsyncPaginator, SyncCursorPage
 from trainwell._plot import PLOT_METRICS, plot_job
 from trainwell._progress import PROGRESS_METRICS, WaitProgress
 from trainwell._spec_file import SpecInput, spec_payload
 from trainwell.diagnosis import Diagnosis
+from trainwell.events import DiagnosisEvent, JobEvent, StatusEvent
 from trainwell.job import Job, JobMetrics, JobPage, JobStatus
 
 if TYPE_CHECKING:
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     from trainwell._client import AsyncClient, Client
 
 JobRef = str | Job
+# errors of the events stream after which wait() polls instead (an older server, a proxy that buffers)
+STREAM_ERRORS = (APIConnectionError, APIStatusError)
 
 
 def _path(job: JobRef, suffix: str = "") -> str:
@@ -123,15 +127,45 @@ class Jobs:
         """Launch the job that applies remedy `index` of the diagnosis finding `code`; it is linked by parent_id."""
         return JobHandle.bind(self._client.request(remedy_call(job, code, index)), self)
 
+    def events(self, job: JobRef, *, last_event_id: str | None = None) -> Iterator[JobEvent]:
+        """The job's live events — `StatusEvent`, `EpochEvent`, and last a `DiagnosisEvent` — until the
+        server ends the stream (the job is final and diagnosed). Pass an event's `id` as `last_event_id`
+        to get only what came after it; a dropped connection is resumed that way automatically."""
+        return self._client.stream_events(_path(job, "/events"), last_event_id)
+
     def wait(
         self, job: JobRef, *, progress: bool = True, timeout: float | None = None, poll_interval: float = 1.0
     ) -> JobHandle:
-        """Poll until the job is succeeded, failed or cancelled and return it; never raises for a failed job.
+        """Follow the job until it is succeeded, failed or cancelled and return it; never raises for a failed job.
 
-        `progress` draws a live bar on stderr; `timeout` (seconds) raises `WaitTimeoutError`.
+        It listens to the job's events (polling every `poll_interval` s if the stream fails). `progress`
+        draws a live bar on stderr and then prints the diagnosis verdict; `timeout` (seconds) raises
+        `WaitTimeoutError`.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with WaitProgress(enabled=progress) as bar:
+            current = self.retrieve(job)
+            if current.status.is_final:
+                return current
+            try:
+                for event in self.events(current):
+                    bar.update_event(current, event)
+                    if isinstance(event, DiagnosisEvent):
+                        bar.verdict(event.diagnosis)
+                        break
+                    final = isinstance(event, StatusEvent) and event.status.is_final
+                    if final and not progress:
+                        break  # only the bar shows the diagnosis: do not wait for it
+                    if deadline is not None and time.monotonic() >= deadline:
+                        if final:
+                            break
+                        raise WaitTimeoutError(current.id, timeout or 0.0)
+            except STREAM_ERRORS:
+                pass
+            else:
+                current = self.retrieve(current)
+                if current.status.is_final:
+                    return current
             while True:
                 current = self.retrieve(job)
                 losses = self.metrics(current, names=PROGRESS_METRICS) if bar.needs_metrics(current) else None
@@ -183,12 +217,45 @@ class AsyncJobs:
     ) -> JobMetrics:
         return await self._client.request(metrics_call(job, names, fold, max_points))
 
+    async def diagnosis(self, job: JobRef) -> Diagnosis:
+        return await self._client.request(diagnosis_call(job))
+
+    async def run_remedy(self, job: JobRef, code: str, *, index: int = 0) -> AsyncJobHandle:
+        return AsyncJobHandle.bind(await self._client.request(remedy_call(job, code, index)), self)
+
+    def events(self, job: JobRef, *, last_event_id: str | None = None) -> AsyncIterator[JobEvent]:
+        """See `Jobs.events`: `async for event in client.jobs.events(job)`."""
+        return self._client.stream_events(_path(job, "/events"), last_event_id)
+
     async def wait(
         self, job: JobRef, *, progress: bool = True, timeout: float | None = None, poll_interval: float = 1.0
     ) -> AsyncJobHandle:
         """See `Jobs.wait`."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with WaitProgress(enabled=progress) as bar:
+            current = await self.retrieve(job)
+            if current.status.is_final:
+                return current
+            try:
+                async with contextlib.aclosing(self._client.stream_events(_path(current, "/events"))) as stream:
+                    async for event in stream:
+                        bar.update_event(current, event)
+                        if isinstance(event, DiagnosisEvent):
+                            bar.verdict(event.diagnosis)
+                            break
+                        final = isinstance(event, StatusEvent) and event.status.is_final
+                        if final and not progress:
+                            break
+                        if deadline is not None and time.monotonic() >= deadline:
+                            if final:
+                                break
+                            raise WaitTimeoutError(current.id, timeout or 0.0)
+            except STREAM_ERRORS:
+                pass
+            else:
+                current = await self.retrieve(current)
+                if current.status.is_final:
+                    return current
             while True:
                 current = await self.retrieve(job)
                 losses = await self.metrics(current, names=PROGRESS_METRICS) if bar.needs_metrics(current) else None
