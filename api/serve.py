@@ -49,7 +49,8 @@ def ensure_local_key(settings: Settings) -> str:
     return key
 
 
-def worker_command() -> list[str]:
+def worker_command(hostname: str = "embedded@%h") -> list[str]:
+    """The worker as `make run` starts it (and the tests, which start several)."""
     return [
         sys.executable,
         "-m",
@@ -64,7 +65,7 @@ def worker_command() -> list[str]:
         "--loglevel",
         "INFO",
         "--hostname",
-        "embedded@%h",
+        hostname,
     ]
 
 

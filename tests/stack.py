@@ -22,6 +22,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import sessionmaker
 
+from api.serve import worker_command
 from store.db import make_engine
 from store.principals import create_key, get_or_create_principal
 
@@ -213,22 +214,7 @@ class Services:
         n = len(self.workers)
         ready = self.tmp / f"worker-{n}.ready"
         env = {**self.env, "TRAINWELL_WORKER_READY_FILE": str(ready)}
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "worker.celery_app",
-            "worker",
-            "--queues",
-            "train,gpu",
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"w{n}@%h",
-        ]
+        command = worker_command(hostname=f"w{n}@%h")
         with open(self.worker_log_path(n), "ab") as log:
             worker = subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
