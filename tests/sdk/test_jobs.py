@@ -151,6 +151,8 @@ def test_diagnosis_and_remedy_through_the_client(client: trainwell.Client) -> No
         time.sleep(0.2)
         diagnosis = client.jobs.diagnosis(linear)
     assert isinstance(diagnosis, trainwell.Diagnosis) and diagnosis.verdict == "model_bias"
+    figure = client.jobs.plot(linear)
+    assert figure.get_suptitle().endswith("verdict: model_bias"), "the plot names the verdict"
     finding = next(f for f in diagnosis.findings if f.remedies)
     child = client.jobs.run_remedy(linear, finding.code)
     assert isinstance(child, trainwell.JobHandle) and child.parent_id == linear.id and child.origin == "remedy"

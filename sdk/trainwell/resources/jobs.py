@@ -177,9 +177,11 @@ class Jobs:
                 time.sleep(poll_interval)
 
     def plot(self, job: JobRef, *, path: str | os.PathLike[str] | None = None, fold: int = 0) -> Figure:
-        """A matplotlib Figure of loss and score per epoch, best epoch marked; a PNG at `path` if given."""
+        """A matplotlib Figure of loss and score per epoch, best epoch and verdict marked; a PNG at `path` if given."""
         current = self.retrieve(job)
-        return plot_job(current, self.metrics(current, names=PLOT_METRICS, fold=fold), fold=fold, path=path)
+        metrics = self.metrics(current, names=PLOT_METRICS, fold=fold)
+        verdict = self.diagnosis(current).verdict if current.status.is_final else None
+        return plot_job(current, metrics, fold=fold, path=path, verdict=verdict)
 
 
 class AsyncJobs:
@@ -268,7 +270,9 @@ class AsyncJobs:
 
     async def plot(self, job: JobRef, *, path: str | os.PathLike[str] | None = None, fold: int = 0) -> Figure:
         current = await self.retrieve(job)
-        return plot_job(current, await self.metrics(current, names=PLOT_METRICS, fold=fold), fold=fold, path=path)
+        metrics = await self.metrics(current, names=PLOT_METRICS, fold=fold)
+        verdict = (await self.diagnosis(current)).verdict if current.status.is_final else None
+        return plot_job(current, metrics, fold=fold, path=path, verdict=verdict)
 
 
 __all__ = ["AsyncJobs", "JobRef", "Jobs"]
