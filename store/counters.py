@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from store.db import upsert_insert
 from store.models import ServiceCounter
 
 # what each counter counts; /metrics exports each as trainwell_<name>_total
@@ -23,8 +23,7 @@ def increment(*, session: Session, name: str, by: int = 1) -> None:
         raise ValueError(f"unknown counter {name!r}")
     if by <= 0:
         return
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(ServiceCounter).values(name=name, value=by)
+    statement = upsert_insert(session, ServiceCounter).values(name=name, value=by)
     session.execute(statement.on_conflict_do_update(index_elements=["name"], set_={"value": ServiceCounter.value + by}))
 
 

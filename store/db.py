@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.settings import get_settings
@@ -76,3 +77,9 @@ def session_scope() -> Iterator[Session]:
     """A session that commits on success and rolls back on error."""
     with session_factory()() as session, session.begin():
         yield session
+
+
+def upsert_insert(session: Session, table: Any) -> Any:
+    """`INSERT` with `ON CONFLICT` support for the session's database (PostgreSQL or SQLite)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return insert(table)

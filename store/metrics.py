@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from store.db import upsert_insert
 from store.downsample import downsample
 from store.models import LatestMetric, Metric
 from trainwell.job import MetricPoint, MetricSeries
@@ -26,9 +26,7 @@ class MetricRow:
 
 
 def _upsert(session: Session, table: type[Metric] | type[LatestMetric], rows: list[dict[str, object]]) -> Insert:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).values(rows)
+    statement = upsert_insert(session, table).values(rows)
     keys = [c.name for c in table.__mapper__.primary_key]
     updated = {c: statement.excluded[c] for c in ("fold", "epoch", "step", "value") if c not in keys}
     return statement.on_conflict_do_update(index_elements=keys, set_=updated)

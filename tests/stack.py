@@ -189,6 +189,9 @@ class Services:
     def data_dir(self) -> Path:
         return Path(self.env["TRAINWELL_DATA_DIR"])
 
+    def client(self, key: str) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
     def start_api(self) -> None:
         port = self.base_url.rsplit(":", 1)[1]
         with open(self.tmp / "api.log", "ab") as log:

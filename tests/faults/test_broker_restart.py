@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.stack import IN_CI, Services, finished, free_port, make_services, new_key, postgres_database, wait_for
@@ -82,9 +81,7 @@ def test_jobs_queued_and_running_all_finish_across_a_redis_restart(tmp_path: Pat
             services.start_api()
             services.start_worker()
             key = new_key(database_url, "restart-tester")
-            with httpx.Client(
-                base_url=services.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-            ) as client:
+            with services.client(key) as client:
                 running = client.post("/v1/jobs", json=LONG).json()
                 wait_for(client, running["id"], lambda j: j["status"] == "running", timeout=60)
                 queued = [client.post("/v1/jobs", json=TINY).json() for _ in range(3)]

@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.stack import IN_CI, finished, free_port, make_services, new_key, redis_database, wait_for
@@ -103,9 +102,7 @@ def test_database_restart_mid_job_loses_no_metrics(tmp_path: Path, cluster: Post
             services.start_api()
             services.start_worker()
             key = new_key(database_url, "outage-tester")
-            with httpx.Client(
-                base_url=services.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-            ) as client:
+            with services.client(key) as client:
                 job = client.post("/v1/jobs", json=SPEC).json()
                 wait_for(client, job["id"], lambda j: j["progress"]["epoch"] >= 3, timeout=120)
 

@@ -53,7 +53,7 @@ def services(tmp_path: Path) -> Iterator[Services]:
 
 def _client(services: Services) -> httpx.Client:
     key = new_key(services.database_url, "crash-tester")
-    return httpx.Client(base_url=services.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    return services.client(key)
 
 
 def _series(client: httpx.Client, job_id: str) -> dict[tuple[str, int], list[tuple[int, float]]]:

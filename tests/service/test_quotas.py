@@ -28,7 +28,7 @@ def api(tmp_path: Path) -> Iterator[tuple[Services, httpx.Client]]:
     services.start_api()
     key = new_key(services.database_url, "quota-tester")
     try:
-        with httpx.Client(base_url=services.base_url, headers={"Authorization": f"Bearer {key}"}) as client:
+        with services.client(key) as client:
             yield services, client
     finally:
         services.stop()
