@@ -1,5 +1,6 @@
 """A job's live event stream: `status` on every transition seen, `epoch` with each epoch's metrics,
-and `diagnosis` once the worker has diagnosed the finished job.
+and `diagnosis` once the worker has diagnosed the finished job (twice when probe jobs decide the
+verdict: provisional first, then settled).
 
 Each event's id is a cursor `{fold}.{epoch}.{status}`: the last epoch and the last status
 the client has been sent. A reconnecting client sends it back as `Last-Event-ID` and gets
@@ -27,6 +28,7 @@ from store.db import session_factory
 from store.diagnoses import get_diagnosis
 from store.events import EpochMetrics, JobState, job_channel, read_epochs_after, read_job_state, uses_redis
 from store.settings import get_settings
+from trainwell.diagnosis import DiagnosisStatus
 from trainwell.job import FINAL_STATUSES, JobStatus
 
 log = logging.getLogger(__name__)
@@ -166,6 +168,10 @@ class _Wakeups:
 # stream waits for one.
 NO_DIAGNOSIS_REASONS = frozenset({"terminated", "dataset", "worker_lost"})
 DIAGNOSIS_WAIT_SECONDS = 300.0
+# Probe jobs queue like any other, possibly behind a backlog: a stream waits for their verdict up to an
+# hour, reading the diagnosis once a second (a small indexed read; the provisional one was already sent).
+PROBE_WAIT_SECONDS = 3600.0
+PROBE_POLL_SECONDS = 1.0
 
 
 def _diagnosis(job_id: str) -> tuple[dict[str, Any] | None, bool]:
@@ -181,7 +187,8 @@ def _diagnosis(job_id: str) -> tuple[dict[str, Any] | None, bool]:
 async def job_events(job_id: str, cursor: Cursor) -> AsyncIterator[ServerSentEvent]:
     """Runs until the job is final and diagnosed (its final status and its `diagnosis` event sent) or
     the client goes away: sse-starlette cancels this generator on disconnect, which closes the
-    subscription on the way out."""
+    subscription on the way out. A diagnosis that waits for probe jobs is sent as it is (provisional,
+    `running_probes`), and again once its verdict is settled, for up to PROBE_WAIT_SECONDS."""
     async with _Wakeups(job_id) as wakeups:
         while True:
             cursor, events, done = await anyio.to_thread.run_sync(_changes, job_id, cursor)
@@ -192,14 +199,28 @@ async def job_events(job_id: str, cursor: Cursor) -> AsyncIterator[ServerSentEve
             await wakeups.wait()
     if cursor.diagnosed:
         return
-    diagnosis = None
+    sent: str | None = None  # the status of the diagnosis last sent
+    for wait_seconds in (DIAGNOSIS_WAIT_SECONDS, PROBE_WAIT_SECONDS):
+        diagnosis = await _next_diagnosis(job_id, wait_seconds, unlike=sent)
+        if diagnosis is None:
+            return
+        ready = diagnosis["status"] == DiagnosisStatus.ready.value
+        yield JSONServerSentEvent(data=diagnosis, event="diagnosis", id=replace(cursor, diagnosed=ready).encode())
+        if ready:
+            return
+        sent = diagnosis["status"]
+
+
+async def _next_diagnosis(job_id: str, wait_seconds: float, *, unlike: str | None) -> dict[str, Any] | None:
+    """The stored diagnosis once there is one whose status differs from `unlike`; None if none comes."""
     # never yield inside a cancel scope in an async generator: the scope would be left from
-    # whichever task resumes the generator (anyio's rule), so wait first, then send
-    with anyio.move_on_after(DIAGNOSIS_WAIT_SECONDS):
+    # whichever task resumes the generator (anyio's rule), so wait here, and send in the caller
+    with anyio.move_on_after(wait_seconds):
         while True:
             diagnosis, never = await anyio.to_thread.run_sync(_diagnosis, job_id)
-            if never or diagnosis is not None:
-                break
-            await anyio.sleep(POLL_SECONDS)
-    if diagnosis is not None:
-        yield JSONServerSentEvent(data=diagnosis, event="diagnosis", id=replace(cursor, diagnosed=True).encode())
+            if never:
+                return None
+            if diagnosis is not None and diagnosis["status"] != unlike:
+                return diagnosis
+            await anyio.sleep(POLL_SECONDS if unlike is None else PROBE_POLL_SECONDS)
+    return None

@@ -9,7 +9,8 @@ from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.limits import install_body_limit
 from api.observability import install_metrics
-from api.routes import datasets, diagnosis, events, health, jobs, remedies, ui
+from api.request_id import install_request_id
+from api.routes import datasets, diagnosis, events, health, jobs, landscape, remedies, ui
 from store.settings import get_settings
 
 app = FastAPI(
@@ -30,10 +31,12 @@ if get_settings().cors_origins:  # off unless an allow-list is configured
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
     )
+install_request_id(app)
 app.include_router(health.router)
 app.include_router(jobs.router)
 app.include_router(diagnosis.router)
 app.include_router(remedies.router)
+app.include_router(landscape.router)
 app.include_router(events.router)
 app.include_router(ui.router)
 app.include_router(datasets.router)

@@ -31,7 +31,8 @@ os.register_at_fork(after_in_child=_forget_inherited_engines)
 
 
 def make_engine(url: str) -> Engine:
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    # hide_parameters: a logged error shows the SQL but not its bound values (specs, key prefixes, hashes)
+    kwargs: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         # The API's threads and the worker share one SQLite file: wait for the write
         # lock instead of failing at once, and let readers run beside a writer (WAL).

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -174,7 +175,22 @@ class JobDiagnosis(Base):
     __tablename__ = "diagnoses"
 
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16))
+    # indexed: the reaper looks up the diagnoses still waiting for probe jobs every few seconds
+    status: Mapped[str] = mapped_column(String(16), index=True)
     verdict: Mapped[str | None] = mapped_column(String(16))
     body: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobLandscape(Base):
+    """A job's loss landscape (trainwell.landscape.Landscape as JSON) and its PNG contour plot, computed
+    on request by a worker. Kept apart from the job and its diagnosis: the grid and the image are large."""
+
+    __tablename__ = "landscapes"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]]
+    png: Mapped[bytes | None] = mapped_column(LargeBinary)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]

@@ -16,6 +16,7 @@ from kombu import Queue
 from store.settings import Settings, get_settings
 
 TRAIN_TASK = "trainwell.train"
+LANDSCAPE_TASK = "trainwell.landscape"  # a finished job's loss landscape, on the queue of the job's device
 
 # device "cuda" jobs go to `gpu`, consumed only by workers on GPU hosts; "auto" and
 # "cpu" jobs go to `train`, consumed by every worker. Undeclared queues are refused
@@ -77,3 +78,7 @@ def producer() -> Celery:
 
 def enqueue_training(job_id: str, queue: str) -> None:
     producer().send_task(TRAIN_TASK, args=[job_id], queue=queue, task_id=job_id)
+
+
+def enqueue_landscape(job_id: str, queue: str) -> None:
+    producer().send_task(LANDSCAPE_TASK, args=[job_id], queue=queue)

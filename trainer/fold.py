@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn.utils import clip_grad_norm_, clip_grads_with_norm_
 
 from trainer.augmentation import build_augmentation
@@ -36,20 +36,35 @@ EVAL_BATCH = 8192  # rows per evaluation forward pass: bounds activation memory 
 EpochOutcome = Literal["continue", "done", "stopped", "diverged"]
 
 
+def fold_seed(seed: int, fold: int) -> int:
+    """The seed a fold starts from: its own, so a resumed run never depends on how earlier folds consumed RNG."""
+    return int(np.random.SeedSequence([seed, fold]).generate_state(1)[0])
+
+
+def initial_model(spec: JobSpec, fold: int, dataset: Dataset) -> nn.Module:
+    """The model `fold` starts training from, on the CPU: seed every generator with the fold's seed, then build.
+
+    The initial weights are stored nowhere; this is how they are known again (the loss landscape draws
+    the line from them to the final weights). FoldRun builds its model with this very function, so the
+    two cannot drift. Leaves the global generators seeded as a fold's training expects to find them.
+    """
+    seed_everything(fold_seed(spec.seed, fold))
+    return build_model(spec.model, dataset.X.shape[1], dataset.output_dim, dataset.image_shape)
+
+
 class FoldRun:
     def __init__(
         self, spec: JobSpec, fold: int, data: FoldData, dataset: Dataset, device: torch.device, callbacks: Callbacks
     ) -> None:
         self.spec, self.fold, self.device, self.callbacks = spec, fold, device, callbacks
-        # Each fold starts from its own seed, so a resumed run never depends on how earlier folds consumed RNG.
-        seed_everything(int(np.random.SeedSequence([spec.seed, fold]).generate_state(1)[0]))
+        # Seeds every generator first (the fold's own seed); nothing random may run before the model is built.
+        self.model = initial_model(spec, fold, dataset).to(device)
         self.X_train, self.y_train = _on(device, data.X_train, data.y_train)
         self.X_val, self.y_val = _on(device, data.X_val, data.y_val)
         self.X_test, self.y_test = _on(device, data.X_test, data.y_test)
         self.objective = Objective(
             spec.resolved_loss(dataset.task), dataset.task, dataset.num_classes, data.target_scale
         )
-        self.model = build_model(spec.model, data.X_train.shape[1], dataset.output_dim, dataset.image_shape).to(device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = build_optimizer(spec.optimizer, self.params)
         self.schedule = build_schedule(spec.schedule, self.optimizer, spec.epochs)

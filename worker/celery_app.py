@@ -14,7 +14,7 @@ from celery.signals import worker_ready
 from store.queue import celery_config
 from store.settings import get_settings
 
-app = Celery("trainwell", include=["worker.tasks", "worker.logs"])
+app = Celery("trainwell", include=["worker.tasks", "worker.landscape", "worker.logs"])
 app.conf.update(celery_config(get_settings()))
 
 

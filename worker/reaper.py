@@ -2,7 +2,7 @@
 
 Jobs whose heartbeat went stale are requeued (resuming from their last checkpoint)
 or failed after max_attempts; queued jobs whose message may have been lost (a Redis
-restart without persistence) are sent again. Running in every worker is safe: each
+restart without persistence) are sent again; diagnoses whose probe jobs all ended are settled. Running in every worker is safe: each
 action is a compare-and-set on the row.
 """
 
@@ -16,6 +16,7 @@ from store.models import utcnow
 from store.queue import enqueue_training
 from store.reaper import reap
 from store.settings import Settings
+from worker.probes import settle_all
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ def reap_once(settings: Settings) -> None:
         log.error("job %s: worker lost on every attempt; failed", job_id)
     for job_id in report.cancelled:
         log.warning("job %s: worker lost while cancelling; cancelled", job_id)
+    settle_all()  # verdicts whose probes ended without a worker to settle them (cancelled, lost)
 
 
 def start_reaper(settings: Settings) -> threading.Thread:

@@ -23,12 +23,13 @@ from store.events import publish_job_changed
 from store.queue import TRAIN_TASK
 from store.settings import get_settings
 from trainer import DatasetError, FitResult, fit
-from trainwell.job import JobStatus
+from trainwell.job import JobOrigin, JobStatus
 from trainwell.spec import JobSpec
 from worker.celery_app import app
 from worker.diagnosis import diagnose_and_store
 from worker.job_process import JobTerminated, run_in_fresh_process
 from worker.logs import job_context
+from worker.probes import settle_probes
 from worker.reporter import JobReporter
 from worker.retry import with_database_retry
 
@@ -55,6 +56,7 @@ def run_job(job_id: str, *, worker: str) -> None:
         assert job is not None
         spec = JobSpec.model_validate(job.spec)
         attempt = job.attempt
+        probe_of = job.parent_id if job.origin == JobOrigin.probe.value else None
     with job_context(job_id, attempt):
         log.info("training")
         reporter = JobReporter(job_id, heartbeat_seconds=settings.heartbeat_seconds)
@@ -62,10 +64,19 @@ def run_job(job_id: str, *, worker: str) -> None:
         reporter.flush()  # the epochs trained so far are kept whatever the outcome
         _finish(job_id, **outcome)
         log.info("done: %s", outcome["status"].value)
+        if probe_of is not None:  # the original's verdict may have waited for this probe alone
+            with_database_retry(lambda: settle_probes(probe_of), what=f"probe verdict of job {probe_of}")
         if outcome.get("reason") in {"terminated", "dataset"}:
             return  # told to stop, or nothing was trained: no diagnosis to make
         try:
-            diagnose_and_store(job_id, spec, result, failure_reason=outcome.get("reason"), settings=settings)
+            diagnose_and_store(
+                job_id,
+                spec,
+                result,
+                failure_reason=outcome.get("reason"),
+                settings=settings,
+                may_probe=probe_of is None,
+            )
         except Exception:  # the job's own outcome is recorded; a diagnosis bug must not hide it
             log.exception("diagnosis failed")
 

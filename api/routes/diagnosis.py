@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
 from api.deps import CallerDep, SessionDep, refuse_nul_parameters
-from api.errors import AUTHENTICATED, error_responses, not_found
-from store import jobs as job_store
+from api.errors import AUTHENTICATED, error_responses
+from api.routes.jobs import own_job
 from store import models
 from store.diagnoses import get_diagnosis
+from store.probes import refreshed_probes
 from trainwell.diagnosis import Diagnosis, DiagnosisStatus, RemedyJob, Verdict
 from trainwell.job import JobOrigin
 
@@ -22,13 +23,14 @@ router = APIRouter(
 
 @router.get("/{job_id}/diagnosis", response_model=Diagnosis, responses=error_responses(404))
 def read_diagnosis(job_id: str, session: SessionDep, caller: CallerDep) -> Diagnosis:
-    """The stored diagnosis; `status: pending` until the worker has computed it after the job ended."""
-    job = job_store.get_job(session=session, job_id=job_id, principal_id=caller.scope)
-    if job is None:
-        raise not_found("job", job_id)
+    """The stored diagnosis; `status: pending` until the worker has computed it after the job ended, and
+    `running_probes` (the verdict provisional) while probe jobs run; `GET /v1/jobs?parent_id=` lists them."""
+    job = own_job(session, caller, job_id)
     diagnosis = get_diagnosis(session=session, job_id=job.id)
     if diagnosis is None:
         return Diagnosis(status=DiagnosisStatus.pending, summary="The diagnosis is computed when the job ends.")
+    if diagnosis.status is DiagnosisStatus.running_probes:  # how far the probes are, read live
+        diagnosis.probes = refreshed_probes(session=session, probes=diagnosis.probes)
     diagnosis.remedy_jobs = _remedy_jobs(session, job, diagnosis)
     return diagnosis
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
@@ -11,10 +12,12 @@ from api.deps import CallerDep, SessionDep, SettingsDep, nul_error, nul_field, r
 from api.errors import AUTHENTICATED, ApiError, error_responses, not_found
 from api.quotas import check_quotas
 from api.routes.datasets import check_uploaded_dataset
+from store import diagnoses as diagnosis_store
 from store import jobs as job_store
 from store import models
 from store.metrics import read_series
 from store.queue import enqueue_training, queue_for
+from trainwell.diagnosis import Verdict
 from trainwell.job import FINAL_STATUSES, Job, JobError, JobMetrics, JobOrigin, JobPage, JobStatus, Progress
 from trainwell.metrics import METRIC_NAMES
 from trainwell.model_size import DATASET_SHAPES, DataShape
@@ -28,7 +31,17 @@ router = APIRouter(
 )
 
 
-def job_public(job: models.Job, spec: JobSpec | None = None) -> Job:
+def jobs_public(*, session: SessionDep, jobs: Sequence[models.Job]) -> list[Job]:
+    """The Job resources of these rows, each with its stored verdict: one query for the lot."""
+    verdicts = diagnosis_store.verdicts(session=session, job_ids=[j.id for j in jobs]) if jobs else {}
+    return [_job_resource(j, verdicts.get(j.id)) for j in jobs]
+
+
+def job_public(*, session: SessionDep, job: models.Job) -> Job:
+    return jobs_public(session=session, jobs=[job])[0]
+
+
+def _job_resource(job: models.Job, verdict: str | None, spec: JobSpec | None = None) -> Job:
     error = JobError(reason=job.error_reason, message=job.error_message or "") if job.error_reason else None
     return Job(
         id=job.id,
@@ -44,6 +57,7 @@ def job_public(job: models.Job, spec: JobSpec | None = None) -> Job:
         summary=job.summary,
         parent_id=job.parent_id,
         origin=JobOrigin(job.origin),
+        verdict=Verdict(verdict) if verdict else None,
     )
 
 
@@ -119,7 +133,7 @@ def submit_job(
         session.delete(job)
         session.commit()
         raise
-    return job_public(job, spec)
+    return _job_resource(job, None, spec)  # a new job: no verdict to look up, the spec already validated
 
 
 def _replay(session: SessionDep, principal_id: int, key: str, spec: JobSpec, response: Response) -> Job | None:
@@ -129,7 +143,7 @@ def _replay(session: SessionDep, principal_id: int, key: str, spec: JobSpec, res
     if existing.spec != spec.model_dump(mode="json"):
         raise ApiError(409, "idempotency_conflict", "Idempotency-Key was already used with a different job spec")
     response.headers["Idempotent-Replayed"] = "true"
-    return job_public(existing)
+    return job_public(session=session, job=existing)
 
 
 @router.get("", response_model=JobPage, responses=error_responses(400))
@@ -149,10 +163,12 @@ def read_jobs(
     jobs, next_position = job_store.list_jobs(
         session=session, principal_id=caller.scope, limit=limit, status=status, parent_id=parent_id, cursor=position
     )
-    return JobPage(data=[job_public(j) for j in jobs], next_cursor=next_position.encode() if next_position else None)
+    return JobPage(
+        data=jobs_public(session=session, jobs=jobs), next_cursor=next_position.encode() if next_position else None
+    )
 
 
-def _own_job(session: SessionDep, caller: CallerDep, job_id: str) -> models.Job:
+def own_job(session: SessionDep, caller: CallerDep, job_id: str) -> models.Job:
     job = job_store.get_job(session=session, job_id=job_id, principal_id=caller.scope)
     if job is None:
         raise not_found("job", job_id)
@@ -161,18 +177,18 @@ def _own_job(session: SessionDep, caller: CallerDep, job_id: str) -> models.Job:
 
 @router.get("/{job_id}", response_model=Job, responses=error_responses(404))
 def read_job(job_id: str, session: SessionDep, caller: CallerDep) -> Job:
-    return job_public(_own_job(session, caller, job_id))
+    return job_public(session=session, job=own_job(session, caller, job_id))
 
 
 @router.post("/{job_id}/cancel", response_model=Job, responses=error_responses(404, 409))
 def cancel_job(job_id: str, session: SessionDep, caller: CallerDep) -> Job:
     """Cancel a queued job (it never starts) or a running one (it stops at the next step)."""
-    job = _own_job(session, caller, job_id)
+    job = own_job(session, caller, job_id)
     if JobStatus(job.status) in FINAL_STATUSES:
         raise ApiError(409, "job_finished", f"job {job_id!r} already {job.status}")
     job_store.request_cancel(session=session, job=job)
     session.commit()
-    return job_public(job)
+    return job_public(session=session, job=job)
 
 
 @router.get("/{job_id}/metrics", response_model=JobMetrics, responses=error_responses(404))
@@ -186,7 +202,7 @@ def read_job_metrics(
         int | None, Query(ge=4, le=100_000, description="downsample each series (spikes kept)")
     ] = None,
 ) -> JobMetrics:
-    job = _own_job(session, caller, job_id)
+    job = own_job(session, caller, job_id)
     wanted = [n for item in names or [] for n in item.split(",") if n]
     unknown = sorted(set(wanted) - METRIC_NAMES)
     if unknown:

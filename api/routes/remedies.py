@@ -9,9 +9,8 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import ValidationError
 
 from api.deps import CallerDep, SessionDep, SettingsDep, refuse_nul_parameters
-from api.errors import AUTHENTICATED, ApiError, error_responses, not_found
-from api.routes.jobs import submit_job
-from store import jobs as job_store
+from api.errors import AUTHENTICATED, ApiError, error_responses
+from api.routes.jobs import own_job, submit_job
 from store.diagnoses import get_diagnosis
 from trainwell.diagnosis import DiagnosisStatus, merge_patch
 from trainwell.job import Job, JobOrigin
@@ -38,11 +37,9 @@ def run_remedy(
     index: Annotated[int, Query(ge=0, description="which of the finding's remedies; the first by default")] = 0,
 ) -> Job:
     """Launch the job that applies a remedy of the finding `code` (see GET …/diagnosis)."""
-    job = job_store.get_job(session=session, job_id=job_id, principal_id=caller.scope)
-    if job is None:
-        raise not_found("job", job_id)
+    job = own_job(session, caller, job_id)
     diagnosis = get_diagnosis(session=session, job_id=job.id)
-    if diagnosis is None or diagnosis.status is not DiagnosisStatus.ready:
+    if diagnosis is None or diagnosis.status is DiagnosisStatus.pending:
         raise ApiError(409, "diagnosis_pending", f"job {job_id!r} has no diagnosis yet; it is made when the job ends")
     finding = next((f for f in diagnosis.findings if f.code == code), None)
     if finding is None:

@@ -9,9 +9,10 @@ from api.docs import STATIC_DIR
 
 router = APIRouter(include_in_schema=False)
 
-# Everything the page needs comes from this origin: the browser itself refuses any CDN.
+# Everything the page needs comes from this origin: the browser itself refuses any CDN. blob: images
+# are the ones the page fetched itself with the key (the error-surface PNG).
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 

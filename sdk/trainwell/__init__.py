@@ -28,9 +28,10 @@ from trainwell._handle import AsyncJobHandle, JobHandle
 from trainwell._pagination import AsyncCursorPage, SyncCursorPage
 from trainwell._spec_file import SpecFileError, load_spec_file
 from trainwell.dataset import Dataset, DatasetKind
-from trainwell.diagnosis import Diagnosis, Finding, Remedy, RemedyJob, Verdict
+from trainwell.diagnosis import Diagnosis, Finding, Probe, ProbeKind, Remedy, RemedyJob, Verdict
 from trainwell.events import DiagnosisEvent, EpochEvent, JobEvent, StatusEvent
 from trainwell.job import Job, JobMetrics, JobOrigin, JobPage, JobStatus, MetricPoint, MetricSeries
+from trainwell.landscape import Landscape, LandscapeStatus, LossLine, LossSurface
 from trainwell.metrics import MetricName
 from trainwell.spec import JobSpec
 
@@ -62,11 +63,17 @@ __all__ = [
     "JobPage",
     "JobSpec",
     "JobStatus",
+    "Landscape",
+    "LandscapeStatus",
+    "LossLine",
+    "LossSurface",
     "MetricName",
     "MetricPoint",
     "MetricSeries",
     "NotFoundError",
     "PermissionDeniedError",
+    "Probe",
+    "ProbeKind",
     "RateLimitError",
     "Remedy",
     "RemedyJob",

@@ -68,6 +68,10 @@ class FindingCode(StrEnum):
     local_minimum = "local_minimum"
     not_critical = "not_critical"  # the gradient was still large at the final weights
     curvature_skipped = "curvature_skipped"
+    # the probe runs (issue 4, item 3)
+    easier_probe_fits_better = "easier_probe_fits_better"  # a shallower, easier-to-optimize model trained further
+    bigger_probe_fits_better = "bigger_probe_fits_better"  # only more capacity helped
+    probes_inconclusive = "probes_inconclusive"  # neither probe did clearly better
 
 
 class CriticalPoint(StrEnum):
@@ -117,13 +121,31 @@ class ProbeKind(StrEnum):
 
 
 class Probe(BaseModel):
-    """A short child job that separates model bias from optimization failure (issue 4, item 3)."""
+    """A short child job that separates model bias from optimization failure (issue 4, item 3).
+
+    It carries the original job's losses too, so one entry reads as the comparison it is.
+    """
 
     kind: ProbeKind
     job_id: str | None = None
     status: str = "queued"  # the child job's JobStatus
-    spec_patch: dict[str, Any] = Field(default_factory=dict)
-    train_loss: float | None = None  # the probe's best training loss, once it has finished
+    spec_patch: dict[str, Any] = Field(
+        default_factory=dict, description="JSON merge patch (RFC 7396) that made the probe's spec from the original's"
+    )
+    train_loss: float | None = Field(None, description="the probe's training loss at its last epoch, once finished")
+    val_loss: float | None = Field(None, description="the probe's validation loss at its last epoch, once finished")
+    original_train_loss: float | None = Field(None, description="the original job's training loss at its end")
+    original_val_loss: float | None = Field(None, description="the original job's validation loss at its end")
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("succeeded", "failed", "cancelled")  # JobStatus's final values
+
+    def with_outcome(self, status: str, summary: dict[str, Any] | None) -> Probe:
+        """This probe updated from its job's row: the status, and its last epoch's training and validation loss."""
+        final = (summary or {}).get("final_metrics") or {}
+        losses = {name: _number(final.get(name)) for name in ("train_loss", "val_loss")}
+        return self.model_copy(update={"status": status, **losses})
 
 
 class RemedyJob(BaseModel):
@@ -145,6 +167,10 @@ class Diagnosis(BaseModel):
     curvature: Curvature | None = None
     probes: list[Probe] = Field(default_factory=list)
     remedy_jobs: list[RemedyJob] = Field(default_factory=list)  # filled in when served, from the child jobs
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from trainwell.diagnosis import Verdict
 from trainwell.spec import JobSpec
 
 if TYPE_CHECKING:  # pandas is the SDK's optional extra [pandas]; the service never needs it
@@ -63,6 +64,8 @@ class Job(BaseModel):
     summary: dict[str, Any] | None
     parent_id: str | None
     origin: JobOrigin
+    # the stored diagnosis's verdict (provisional while its probe jobs run); None until diagnosed
+    verdict: Verdict | None = None
 
 
 class JobPage(BaseModel):

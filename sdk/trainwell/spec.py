@@ -150,6 +150,16 @@ class Instrumentation(SpecModel):
     log_every_steps: int = Field(0, ge=0, description="also record loss, gradient norm and lr every N steps; 0 = off")
 
 
+class DiagnosisOptions(SpecModel):
+    probes: bool = Field(
+        True,
+        description=(
+            "when the training loss is high, queue up to two short probe jobs (shallower and bigger) "
+            "whose training losses tell an optimization problem from model bias"
+        ),
+    )
+
+
 class JobSpec(SpecModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     dataset: DatasetSpec
@@ -167,6 +177,7 @@ class JobSpec(SpecModel):
     seed: int = Field(0, ge=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16 autocast applies on CUDA only")
+    diagnosis: DiagnosisOptions = Field(default_factory=DiagnosisOptions)
 
     @model_validator(mode="after")
     def _consistent(self) -> JobSpec:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.diagnose.builders import healthy, make_facts, make_record, make_spec
 from trainer.diagnose.rules import run_rules
 from trainer.diagnose.verdict import decide
-from trainwell.diagnosis import Finding, FindingCode, Probe, ProbeKind, Severity, Verdict
+from trainwell.diagnosis import Finding, FindingCode, Severity, Verdict
 
 
 def _finding(code: FindingCode, severity: Severity = Severity.warning, **evidence: object) -> Finding:
@@ -47,15 +47,6 @@ def test_high_loss_with_an_optimization_pathology_is_optimization_with_that_path
 def test_high_loss_on_a_model_that_could_memorize_is_optimization() -> None:
     verdict, ordered, _ = decide([HIGH_BIG])
     assert verdict == Verdict.optimization and ordered[0] is HIGH_BIG
-
-
-def test_probe_results_decide_when_they_are_in() -> None:
-    easier_trains = [Probe(kind=ProbeKind.easier, status="succeeded", train_loss=0.1)]
-    assert decide([HIGH_SMALL], easier_trains)[0] == Verdict.optimization
-    only_bigger = [Probe(kind=ProbeKind.easier, train_loss=0.68), Probe(kind=ProbeKind.bigger, train_loss=0.2)]
-    assert decide([HIGH_BIG], only_bigger)[0] == Verdict.model_bias
-    pending = [Probe(kind=ProbeKind.bigger, status="running")]
-    assert decide([HIGH_SMALL], pending)[0] == Verdict.model_bias  # rules decide until a probe finishes
 
 
 def test_overfitting_then_mismatch_then_good_fit() -> None:

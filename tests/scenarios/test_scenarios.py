@@ -19,7 +19,8 @@ from tests.scenarios.catalog import SCENARIOS, Scenario
 from tests.trainer.builders import train
 from trainer import FitResult
 from trainer.diagnose import data_facts, diagnose
-from trainwell.diagnosis import Diagnosis, Verdict, merge_patch
+from trainer.diagnose.probes import settle
+from trainwell.diagnosis import Diagnosis, Probe, Verdict, merge_patch
 from trainwell.spec import JobSpec
 
 REQUIRED_ACCURACY = 0.9
@@ -38,8 +39,9 @@ EASY = {
 class Outcome:
     result: FitResult
     history: dict[int, dict[str, list[float]]]
-    diagnosis: Diagnosis
+    diagnosis: Diagnosis  # the rules' verdict: provisional when probes were planned
     trivial: float
+    probed: Diagnosis  # settled with the probe runs the service would launch (the same when none)
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +54,22 @@ def outcomes() -> dict[str, Outcome]:
         seconds = time.perf_counter() - started
         history = history_of(recorder)
         failure = "diverged" if result.status == "diverged" else None
-        diagnosis = diagnose(spec, result, history, failure_reason=failure, train_seconds=seconds, data_dir=None)
-        runs[scenario.name] = Outcome(result, history, diagnosis, data_facts(spec, None).trivial_loss)
+        diagnosis = diagnose(
+            spec, result, history, failure_reason=failure, train_seconds=seconds, data_dir=None, plan=True
+        )
+        probed = (
+            settle(diagnosis, [_run_probe(spec, probe) for probe in diagnosis.probes])
+            if diagnosis.probes
+            else diagnosis
+        )
+        runs[scenario.name] = Outcome(result, history, diagnosis, data_facts(spec, None).trivial_loss, probed)
     return runs
+
+
+def _run_probe(spec: JobSpec, probe: Probe) -> Probe:
+    """What the worker does with a planned probe: train its spec, read its losses from the summary."""
+    result, _ = train(JobSpec.model_validate(merge_patch(spec.model_dump(mode="json"), probe.spec_patch)))
+    return probe.with_outcome("succeeded", result.summary())
 
 
 def _final(outcome: Outcome, name: str) -> float:
@@ -95,8 +110,13 @@ def test_the_construction_produces_its_pathology(scenario: Scenario, outcomes: d
         assert test_loss >= 1.5 * val_loss and test_loss >= 1.5 * unshifted[max(unshifted)]["test_loss"][-1]
 
 
-def test_the_diagnosis_agrees_with_the_labels(outcomes: dict[str, Outcome]) -> None:
-    verdicts = {scenario.name: (scenario.verdict, outcomes[scenario.name].diagnosis.verdict) for scenario in SCENARIOS}
+@pytest.mark.parametrize("probes", [False, True], ids=["rules", "with-probes"])
+def test_the_diagnosis_agrees_with_the_labels(outcomes: dict[str, Outcome], probes: bool) -> None:
+    verdicts = {
+        scenario.name: (scenario.verdict, (o.probed if probes else o.diagnosis).verdict)
+        for scenario in SCENARIOS
+        for o in [outcomes[scenario.name]]
+    }
     table = "\n".join(f"{name:30s} {want:13s} {got}" for name, (want, got) in verdicts.items())
     accuracy = sum(want == got for want, got in verdicts.values()) / len(verdicts)
     assert accuracy >= REQUIRED_ACCURACY, f"verdict accuracy {accuracy:.0%}:\n{table}"

@@ -11,7 +11,9 @@ import pytest
 import trainwell
 from tests.stack import Stack
 
-# tiny on purpose: iris trains an epoch in milliseconds, so a job costs the worker's start-up, not training
+# tiny on purpose: iris trains an epoch in milliseconds, so a job costs the worker's start-up, not training.
+# Three epochs leave the loss high, which would queue probe jobs: these tests are about the client, so
+# probes are off (tests/service/test_probes.py covers them, and their events).
 TINY_IRIS: dict[str, Any] = {
     "name": "sdk-tiny-iris",
     "dataset": {"name": "iris"},
@@ -19,6 +21,7 @@ TINY_IRIS: dict[str, Any] = {
     "optimizer": {"name": "adam", "lr": 0.05},
     "batch_size": 32,
     "epochs": 3,
+    "diagnosis": {"probes": False},
 }
 
 

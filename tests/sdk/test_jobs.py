@@ -70,6 +70,7 @@ def test_status_errors_are_typed_and_name_the_problem(stack: Stack, client: trai
     with pytest.raises(trainwell.NotFoundError) as missing:
         client.jobs.retrieve("no-such-job")
     assert missing.value.status_code == 404 and "no-such-job" in missing.value.message
+    assert missing.value.request_id and len(missing.value.request_id) == 32  # the server's X-Request-ID
 
     with pytest.raises(trainwell.UnprocessableEntityError) as invalid:
         client.jobs.create({**TINY_IRIS, "optimizer": {"name": "adamax"}})
@@ -142,6 +143,7 @@ def test_diagnosis_and_remedy_through_the_client(client: trainwell.Client) -> No
             "model": {"hidden": []},
             "optimizer": {"lr": 0.05},
             "epochs": 10,
+            "diagnosis": {"probes": False},  # the rules' verdict at once (probes: tests/service/test_probes.py)
         }
     ).wait(progress=False, timeout=120, poll_interval=0.2)
     diagnosis = client.jobs.diagnosis(linear)
@@ -159,3 +161,13 @@ def test_diagnosis_and_remedy_through_the_client(client: trainwell.Client) -> No
     with pytest.raises(trainwell.NotFoundError):
         client.jobs.run_remedy(linear, "no_such_finding")
     child.wait(progress=False, timeout=120, poll_interval=0.2)
+
+    requested = client.jobs.compute_landscape(linear)
+    assert isinstance(requested, trainwell.Landscape) and requested.status in {"queued", "running", "ready"}
+    for _ in range(300):
+        landscape = client.jobs.landscape(linear)
+        if landscape.status in {"ready", "failed"}:
+            break
+        time.sleep(0.2)
+    assert landscape.status == "ready" and landscape.line is not None and landscape.surface is not None
+    assert landscape.plot_url == f"/v1/jobs/{linear.id}/landscape.png"

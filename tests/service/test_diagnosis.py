@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from tests.specs import LINEAR_ON_CIRCLES
 from tests.stack import Stack, finished, wait_for
 
 VERDICTS = {"good_fit", "model_bias", "optimization", "overfitting", "mismatch", "diverged"}
@@ -25,13 +26,6 @@ def _ready_diagnosis(client: httpx.Client, job_id: str, timeout: float = 120) ->
 
 
 def test_diagnoses_name_the_verdict_with_evidence_and_remedies(stack: Stack) -> None:
-    linear_on_circles = {
-        "name": "linear-circles",
-        "dataset": {"name": "circles", "n_samples": 400},
-        "model": {"hidden": []},
-        "optimizer": {"name": "adam", "lr": 0.05},
-        "epochs": 15,
-    }
     exploding = {
         "name": "explodes",
         "dataset": {"name": "diabetes", "feature_norm": "none"},
@@ -40,7 +34,7 @@ def test_diagnoses_name_the_verdict_with_evidence_and_remedies(stack: Stack) -> 
         "epochs": 20,
     }
     with stack.client(stack.keys["alice"]) as client, stack.client(stack.keys["bob"]) as bob:
-        linear = client.post("/v1/jobs", json=linear_on_circles).json()
+        linear = client.post("/v1/jobs", json=LINEAR_ON_CIRCLES).json()
         diverging = client.post("/v1/jobs", json=exploding).json()
         pending = client.get(f"/v1/jobs/{linear['id']}/diagnosis").json()
         assert pending["status"] in {"pending", "ready"}
@@ -62,15 +56,8 @@ def test_diagnoses_name_the_verdict_with_evidence_and_remedies(stack: Stack) -> 
 
 
 def test_a_remedy_launches_the_linked_job_and_the_diagnosis_reports_how_it_did(stack: Stack) -> None:
-    spec = {
-        "name": "linear-circles",
-        "dataset": {"name": "circles", "n_samples": 400},
-        "model": {"hidden": []},
-        "optimizer": {"name": "adam", "lr": 0.05},
-        "epochs": 15,
-    }
     with stack.client(stack.keys["alice"]) as client, stack.client(stack.keys["bob"]) as bob:
-        original = client.post("/v1/jobs", json=spec).json()
+        original = client.post("/v1/jobs", json=LINEAR_ON_CIRCLES).json()
         early = client.post(f"/v1/jobs/{original['id']}/remedies/high_train_loss")
         assert early.status_code in {404, 409}  # no diagnosis yet, or (if fast) no such finding
         wait_for(client, original["id"], finished)
@@ -92,7 +79,7 @@ def test_a_remedy_launches_the_linked_job_and_the_diagnosis_reports_how_it_did(s
             elif value is not None:
                 assert child["spec"][key] == value, key
         listed = client.get("/v1/jobs", params={"parent_id": original["id"]}).json()["data"]
-        assert [j["id"] for j in listed] == [child["id"]]
+        assert [j["id"] for j in listed if j["origin"] == "remedy"] == [child["id"]]  # beside its probe jobs
 
         wait_for(client, child["id"], finished)
         remedy_jobs = _ready_diagnosis(client, original["id"])["remedy_jobs"]

@@ -77,6 +77,10 @@ def test_keys_are_required_and_jobs_are_private(stack: Stack) -> None:
         missing = anonymous.get("/v1/jobs")
         assert missing.status_code == 401 and missing.json()["error"]["code"] == "unauthorized"
         assert missing.headers["WWW-Authenticate"] == "Bearer"
+        # every response names its request: the client's own id when it is sane, a fresh one otherwise
+        assert len(missing.headers["X-Request-ID"]) == 32
+        assert anonymous.get("/healthz", headers={"X-Request-ID": "trace-42"}).headers["X-Request-ID"] == "trace-42"
+        assert anonymous.get("/healthz", headers={"X-Request-ID": "a b\tc"}).headers["X-Request-ID"] != "a b\tc"
     with stack.client("tw_00000000_forged") as forged:
         assert forged.post("/v1/jobs", json=TINY_DIGITS).status_code == 401
 
@@ -105,6 +109,30 @@ def test_idempotency_key_makes_one_job(stack: Stack) -> None:
         changed = client.post("/v1/jobs", json={**TINY_DIGITS, "epochs": 2}, headers=headers)
         assert changed.status_code == 409 and changed.json()["error"]["code"] == "idempotency_conflict"
         wait_for(client, first.json()["id"], finished)
+
+
+def test_jobs_carry_their_diagnosis_verdict_once_diagnosed(stack: Stack) -> None:
+    with stack.client(stack.new_key("verdicts")) as client:
+        created = client.post("/v1/jobs", json={**TINY_DIGITS, "epochs": 1}).json()
+        assert created["verdict"] is None
+        diagnosed = wait_for(client, created["id"], lambda j: j["verdict"] is not None)
+        assert diagnosed["status"] == "succeeded"
+        assert diagnosed["verdict"] == client.get(f"/v1/jobs/{created['id']}/diagnosis").json()["verdict"]
+
+        running = client.post("/v1/jobs", json=LONG_DIGITS).json()
+        wait_for(client, running["id"], lambda j: j["status"] == "running")
+        # the worker runs one job at a time: this one waits behind the running one
+        queued = client.post("/v1/jobs", json={**TINY_DIGITS, "name": "waits"}).json()
+        try:
+            listed = {j["id"]: j for j in client.get("/v1/jobs").json()["data"]}
+            assert listed[created["id"]]["verdict"] == diagnosed["verdict"]
+            assert listed[queued["id"]]["status"] == "queued" and listed[queued["id"]]["verdict"] is None
+            assert listed[running["id"]]["verdict"] is None
+            assert client.get(f"/v1/jobs/{queued['id']}").json()["verdict"] is None
+        finally:
+            client.post(f"/v1/jobs/{queued['id']}/cancel")
+            client.post(f"/v1/jobs/{running['id']}/cancel")
+        wait_for(client, running["id"], finished)
 
 
 def test_cancel_stops_a_running_job_and_a_queued_job_never_starts(stack: Stack) -> None:

@@ -7,7 +7,8 @@ verdict and findings (only `curvature.seconds` varies).
 
 Pipeline: data facts (trivial predictor's loss, sizes) from the job's own split → rules over the
 metric history (rules.py) → adversarial validation when the test loss looks off → curvature at the
-final weights (curvature.py) → one verdict (verdict.py).
+final weights (curvature.py) → probe runs when the training loss is high (probes.py): planned on the
+first call, their results passed in on a later one → one verdict (verdict.py).
 """
 
 from __future__ import annotations
@@ -17,16 +18,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from trainer.callbacks import FitResult
-from trainer.datasets import DatasetError
+from trainer.datasets import Dataset, DatasetError
 from trainer.diagnose.adversarial import adversarial_auc
 from trainer.diagnose.curvature import CurvatureBudget
 from trainer.diagnose.facts import DataFacts, data_facts, facts_of, load_fold
 from trainer.diagnose.history import History, JobRecord
 from trainer.diagnose.losses import mismatch_suspected
+from trainer.diagnose.probes import plan_probes, probe_findings
 from trainer.diagnose.rules import curvature_finding, run_rules
 from trainer.diagnose.verdict import decide
 from trainer.diagnose.weights import job_curvature, test_gap_standard_error
 from trainwell.diagnosis import Diagnosis, DiagnosisStatus, Probe
+from trainwell.model_size import DataShape
 from trainwell.spec import JobSpec
 
 __all__ = ["DataFacts", "History", "JobRecord", "data_facts", "diagnose"]
@@ -46,6 +49,8 @@ def diagnose(
     data_dir: Path | None,
     curvature: bool = True,
     probes: Sequence[Probe] = (),
+    plan: bool = False,
+    max_parameters: int | None = None,
 ) -> Diagnosis:
     """Diagnose a finished (or failed, diverged, stopped) job.
 
@@ -53,7 +58,10 @@ def diagnose(
     failure_reason: the job's one-word error reason ("diverged", "exception", ...), None if it succeeded.
     train_seconds: the job's training time; the curvature analysis gets max(25% of it, 3 s).
     curvature: False skips the Hessian analysis (it also needs result.state_dict and finite weights).
-    probes: probe jobs so far (issue 4, item 3); finished ones with a train_loss can decide the verdict.
+    probes: finished probe jobs (issue 4, item 3), with their losses: they can decide the verdict.
+    plan: without `probes`, plan the probe runs when the training loss is high; the diagnosis then comes
+      back `running_probes`, its verdict provisional, with the probes to launch (no job ids yet). Their
+      bigger model stays within `max_parameters`.
     """
     diverged = (result is not None and result.status == "diverged") or failure_reason == "diverged"
     message = (
@@ -90,12 +98,20 @@ def diagnose(
             curvature=analysis,
             probes=list(probes),
         )
-    verdict, ordered, summary = decide(findings, probes)
+    planned = plan_probes(job, data_shape(dataset), max_parameters) if plan and not probes else []
+    findings += probe_findings(findings, probes)
+    verdict, ordered, summary = decide(findings)
+    if planned:
+        summary = f"Provisional, until {len(planned)} probe run(s) finish — {summary}"
     return Diagnosis(
-        status=DiagnosisStatus.ready,
+        status=DiagnosisStatus.running_probes if planned else DiagnosisStatus.ready,
         verdict=verdict,
         summary=summary,
         findings=ordered,
         curvature=analysis,
-        probes=list(probes),
+        probes=planned or list(probes),
     )
+
+
+def data_shape(dataset: Dataset) -> DataShape:
+    return DataShape(int(dataset.X.shape[1]), dataset.output_dim, dataset.image_shape)

@@ -3,35 +3,36 @@
 The procedure follows the table at the top of DESIGN.md, in the order a practitioner reads a run:
 
 1. diverged — the loss became NaN/Inf, or grew far above where it started. Nothing else is meaningful.
-2. training loss high (vs the trivial predictor) — fix training before generalization:
-   a. probe results, when there are finished ones, decide: the easier (shallower) probe reaching a
-      training loss ≥ 10% lower than the original's means the original could have represented that
-      solution but did not find it: optimization. Otherwise a bigger probe ≥ 20% lower means model bias.
-   b. without a deciding probe, any optimization pathology found (vanishing/saturated/dead units,
+2. the probe runs, when they showed something (probes.py): the easier (shallower) probe reaching a
+   clearly lower training loss means the original could have represented that solution but did not find
+   it: optimization. Otherwise a bigger probe doing much better (training and validation) means model bias.
+3. training loss high (vs the trivial predictor), no probe deciding — fix training before generalization:
+   b. any optimization pathology found (vanishing/saturated/dead units,
       exploding gradients, a bad learning rate, oscillation, a saddle point, a stalled or slow descent,
       a harder loss or feature scaling) makes it optimization, the most specific pathology primary.
    c. none, and the model is small (linear, or fewer parameters than training rows, so it cannot
-      memorize): model bias. The curvature, when it found a local minimum, supports it. These cases
-      need the probes to be certain (issue 4); the summary says so.
+      memorize): model bias. The curvature, when it found a local minimum, supports it. Without probe
+      results the summary says that a probe would confirm it.
    d. none, and the model is big enough to memorize its rows: optimization — an over-parameterized
       network should fit its training set (Zhang et al., ICLR 2017) — with the high loss primary.
-3. overfitting — training loss low, validation loss high (the critical overfitting finding).
-4. mismatch — validation fine, test much worse (the critical mismatch finding).
-5. optimization — still, when a critical optimization pathology remains (most ReLUs dead, vanishing
+4. overfitting — training loss low, validation loss high (the critical overfitting finding).
+5. mismatch — validation fine, test much worse (the critical mismatch finding).
+6. optimization — still, when a critical optimization pathology remains (most ReLUs dead, vanishing
    gradients): the losses came out acceptable by luck or early, but the run was unhealthy.
-6. good fit — none of the above; remaining warnings stay listed (e.g. validation loss turning up).
+7. good fit — none of the above; remaining warnings stay listed (e.g. validation loss turning up).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from trainwell.diagnosis import Finding, FindingCode, Probe, ProbeKind, Severity, Verdict
-
-EASIER_PROBE_GAIN = 0.10  # the shallow probe must beat the original by more than run-to-run noise
-BIGGER_PROBE_GAIN = 0.20  # "much better" (issue 4)
+from trainwell.diagnosis import Finding, FindingCode, Severity, Verdict
 
 DIVERGENCE = (FindingCode.diverged, FindingCode.loss_exploding)
+PROBED = (
+    (FindingCode.easier_probe_fits_better, Verdict.optimization),
+    (FindingCode.bigger_probe_fits_better, Verdict.model_bias),
+)
 # Optimization evidence, most specific first: the first one found becomes the primary finding.
 OPTIMIZATION_EVIDENCE = (
     FindingCode.vanishing_gradients,
@@ -59,35 +60,38 @@ LABELS = {
 SEVERITY_RANK = {Severity.critical: 0, Severity.warning: 1, Severity.info: 2}
 
 
-def decide(findings: Sequence[Finding], probes: Sequence[Probe] = ()) -> tuple[Verdict, list[Finding], str]:
+def decide(findings: Sequence[Finding]) -> tuple[Verdict, list[Finding], str]:
     """(verdict, findings with the primary first and the rest by severity, one-sentence summary)."""
     by_code = {finding.code: finding for finding in findings}
-    verdict, primary, note = _verdict(by_code, probes)
+    verdict, primary, note = _verdict(by_code)
     rest = sorted((f for f in findings if f is not primary), key=lambda f: SEVERITY_RANK[f.severity])
     ordered = [primary, *rest] if primary is not None else rest
     return verdict, ordered, _summary(verdict, primary, note)
 
 
-def _verdict(by_code: dict[FindingCode, Finding], probes: Sequence[Probe]) -> tuple[Verdict, Finding | None, str]:
+def _verdict(by_code: dict[FindingCode, Finding]) -> tuple[Verdict, Finding | None, str]:
     for code in DIVERGENCE:
         if code in by_code:
             return Verdict.diverged, by_code[code], ""
+    for code, verdict in PROBED:
+        if code in by_code:
+            return verdict, by_code[code], "decided by the probe runs"
     high = by_code.get(FindingCode.high_training_loss)
     if high is not None:
-        decided = _probe_verdict(high, probes)
-        if decided is not None:
-            return decided, high, "decided by the probe runs"
         # the plateau of a linear model is its convex minimum (info severity): not an optimization failure
         evidence = [by_code[c] for c in OPTIMIZATION_EVIDENCE if c in by_code and by_code[c].severity != Severity.info]
         if evidence:
             return Verdict.optimization, evidence[0], ""
+        probed = FindingCode.probes_inconclusive in by_code
         if high.evidence.get("model_is_small"):
             support = " at a local minimum" if FindingCode.local_minimum in by_code else ""
-            return Verdict.model_bias, high, f"a small model converged{support}; a bigger-model probe would confirm it"
+            confirm = "no probe did better either" if probed else "a bigger-model probe would confirm it"
+            return Verdict.model_bias, high, f"a small model converged{support}; {confirm}"
+        confirm = "no probe did better either" if probed else "a shallower probe would confirm it"
         return (
             Verdict.optimization,
             high,
-            "the model has the capacity to fit its training rows but did not; a shallower probe would confirm it",
+            f"the model has the capacity to fit its training rows but did not; {confirm}",
         )
     for code, verdict in ((FindingCode.overfitting, Verdict.overfitting), (FindingCode.mismatch, Verdict.mismatch)):
         finding = by_code.get(code)
@@ -98,19 +102,6 @@ def _verdict(by_code: dict[FindingCode, Finding], probes: Sequence[Probe]) -> tu
         return Verdict.optimization, critical[0], "the losses look acceptable, but training was unhealthy"
     notable = [f for f in by_code.values() if f.severity != Severity.info]
     return Verdict.good_fit, min(notable, key=lambda f: SEVERITY_RANK[f.severity]) if notable else None, ""
-
-
-def _probe_verdict(high: Finding, probes: Sequence[Probe]) -> Verdict | None:
-    original = high.evidence.get("train_loss")
-    if not isinstance(original, float | int):
-        return None
-    finished = {p.kind: p.train_loss for p in probes if p.train_loss is not None}
-    easier, bigger = finished.get(ProbeKind.easier), finished.get(ProbeKind.bigger)
-    if easier is not None and easier <= (1 - EASIER_PROBE_GAIN) * original:
-        return Verdict.optimization
-    if bigger is not None and bigger <= (1 - BIGGER_PROBE_GAIN) * original:
-        return Verdict.model_bias
-    return None
 
 
 def _summary(verdict: Verdict, primary: Finding | None, note: str) -> str:

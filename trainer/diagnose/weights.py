@@ -32,11 +32,16 @@ def trained_model(spec: JobSpec, state_dict: dict[str, Tensor], dataset: Dataset
 
 
 def training_subset(data: FoldData, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rows = len(data.X_train)
+    return row_subset(data.X_train, data.y_train, seed)
+
+
+def row_subset(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """All the rows, or a fixed seeded subset of SUBSET_ROWS of them, in their original order."""
+    rows = len(X)
     if rows <= SUBSET_ROWS:
-        return data.X_train, data.y_train
+        return X, y
     keep = np.sort(np.random.default_rng(seed).permutation(rows)[:SUBSET_ROWS])
-    return data.X_train[keep], data.y_train[keep]
+    return X[keep], y[keep]
 
 
 def job_curvature(

@@ -47,6 +47,13 @@ export async function api(path, { method = "GET", body } = {}) {
   return response.json();
 }
 
+// A binary resource (a PNG, say) as a Blob: an <img src> could not send the key.
+export async function apiBlob(path) {
+  const response = await fetch(path, { headers: headers() });
+  if (!response.ok) throw await errorOf(response);
+  return response.blob();
+}
+
 // Follows GET /v1/jobs/{id}/events. EventSource cannot send an Authorization header, so this
 // reads the stream with fetch and parses it here; after a dropped connection it reconnects
 // with Last-Event-ID and the server sends only what came after. `handlers` maps an event name

@@ -1,4 +1,5 @@
-// The dashboard's shell: the key form, the header, and a hash router over three views.
+// The dashboard's shell: the key form, the header, and a hash router over three views:
+// #/jobs (?page_size=N), #/jobs/{id} and #/compare?ids=a,b.
 
 import { forgetKey, getKey, setKey } from "./api.js";
 import { showCompare } from "./compare.js";
@@ -80,7 +81,7 @@ function route() {
   view.append(container);
   if (parts[0] === "jobs" && parts[1]) disposeView = showJob(container, decodeURIComponent(parts[1]));
   else if (parts[0] === "compare") disposeView = showCompare(container, (params.get("ids") || "").split(",").filter(Boolean));
-  else disposeView = showJobs(container);
+  else disposeView = showJobs(container, { pageSize: Number(params.get("page_size")) || undefined });
 }
 
 window.addEventListener("hashchange", route);

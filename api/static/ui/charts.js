@@ -13,10 +13,11 @@ export function splitColour(name) {
 
 export class LineChart {
   // container gets data-points (x values plotted) and data-series (lines) for tests and people
-  constructor(container, { title, yLabel }) {
+  constructor(container, { title, yLabel, xLabel = "epoch" }) {
     this.container = container;
     this.title = title;
     this.yLabel = yLabel;
+    this.xLabel = xLabel;
     this.plot = null;
     this.signature = "";
     this.empty = h("p", { class: "chart-empty" }, `${title}: no data yet`);
@@ -31,7 +32,7 @@ export class LineChart {
     return { width: Math.max(300, this.container.clientWidth - 8), height: 240 };
   }
 
-  // xs: ascending epochs; series: [{label, values (aligned with xs, null for a gap), colour, dash}]
+  // xs: ascending x values (epochs unless xLabel says otherwise); series: [{label, values (aligned with xs, null for a gap), colour, dash}]
   setData(xs, series) {
     const signature = [this.title, ...series.map((s) => `${s.label}|${s.colour}`)].join(",");
     const data = [xs, ...series.map((s) => s.values)];
@@ -54,9 +55,9 @@ export class LineChart {
       ...this.size(),
       title: this.title,
       scales: { x: { time: false } },
-      axes: [{ label: "epoch" }, { label: this.yLabel, size: 70, values: (_, ticks) => ticks.map(formatNumber) }],
+      axes: [{ label: this.xLabel }, { label: this.yLabel, size: 70, values: (_, ticks) => ticks.map(formatNumber) }],
       series: [
-        { label: "epoch" },
+        { label: this.xLabel },
         ...series.map((s) => ({ label: s.label, stroke: s.colour, width: 1.5, dash: s.dash, spanGaps: true })),
       ],
     };

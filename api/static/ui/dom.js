@@ -37,6 +37,15 @@ export function statusBadge(status) {
   return h("span", { class: `badge status-${status}`, "data-status": status }, status);
 }
 
+// The diagnosis's one-word answer; a provisional one (probe jobs still running) is drawn dashed.
+export function verdictBadge(verdict, { provisional = false } = {}) {
+  return h(
+    "span",
+    { class: `badge verdict verdict-${verdict}` + (provisional ? " provisional" : ""), "data-verdict": verdict },
+    verdict.replace(/_/g, " "),
+  );
+}
+
 export function formatNumber(value) {
   if (value === undefined || value === null || Number.isNaN(value)) return "—";
   const abs = Math.abs(value);

@@ -1,15 +1,16 @@
-// One job: its facts, live curves (loss, score, learning rate, gradient norm) fed by the
-// events stream, the per-fold picker for k-fold, linked jobs, and the diagnosis when there is one.
+// One job: what it is a probe or remedy of, its facts, live curves (loss, score, learning rate,
+// gradient norm) fed by the events stream, the per-fold picker for k-fold, linked jobs, the
+// diagnosis when there is one, and the error surface once the job is final.
 
 import { api, followEvents } from "./api.js";
 import { align, LineChart, PALETTE, splitColour } from "./charts.js";
-import { clear, FINAL_STATUSES, fill, formatDuration, formatNumber, h, statusBadge } from "./dom.js";
+import { diagnosisCard } from "./diagnosis.js";
+import { clear, FINAL_STATUSES, fill, formatDuration, formatNumber, h, statusBadge, verdictBadge } from "./dom.js";
 import { reportError } from "./errors.js";
+import { landscapePanel } from "./landscape.js";
 
 const SPLITS = ["train", "val", "test"];
 const SCORES = ["accuracy", "r2", "mae"];
-// The diagnosis is computed after the job ends; ask again for a couple of minutes, then leave a button.
-const DIAGNOSIS_RETRY_MS = [500, 1000, 1000, 2000, 2000, 3000, 5000, 5000, 10000, 10000, 30000, 30000];
 
 export function showJob(container, jobId) {
   const path = `/v1/jobs/${encodeURIComponent(jobId)}`;
@@ -17,10 +18,10 @@ export function showJob(container, jobId) {
   let disposed = false;
   let stream = null;
   let drawQueued = false;
-  let diagnosisTimer = null;
   const epochs = new Map(); // fold → Map(epoch → {name: value})
   let chosenFold = null; // null: follow the fold being trained
 
+  const originLine = h("p", { id: "job-origin", hidden: true });
   const title = h("h2", { id: "job-title" }, "job");
   const facts = h("dl", { class: "facts", id: "job-facts" });
   const cancel = h("button", { id: "job-cancel", type: "button", hidden: true, onclick: cancelJob }, "Cancel job");
@@ -37,16 +38,19 @@ export function showJob(container, jobId) {
     grad: chartBox("chart-grad-norm"),
   };
   const summaryCard = h("section", { class: "card", id: "job-summary", hidden: true });
-  const diagnosisCard = h("section", { class: "card", id: "diagnosis" }, h("h3", {}, "Diagnosis"));
+  const diagnosisBox = h("section", { class: "card", id: "diagnosis" }, h("h3", {}, "Diagnosis"));
   const linked = h("section", { class: "card", id: "linked-jobs", hidden: true });
+  const landscapeBox = h("section", { class: "card", id: "landscape", hidden: true });
 
   container.append(
     h("p", {}, h("a", { href: "#/jobs" }, "← all jobs")),
+    originLine,
     h("div", { class: "toolbar" }, title, cancel),
     facts,
     h("div", { class: "toolbar" }, h("h3", {}, "Curves"), foldPicker, h("span", { class: "hint", id: "live-state", "data-stream": "connecting" })),
     h("div", { class: "charts" }, Object.values(boxes)),
-    h("div", { class: "cards" }, summaryCard, diagnosisCard, linked),
+    h("div", { class: "cards" }, summaryCard, diagnosisBox, linked),
+    landscapeBox,
   );
   const charts = {
     loss: new LineChart(boxes.loss, { title: "loss", yLabel: "loss" }),
@@ -54,7 +58,18 @@ export function showJob(container, jobId) {
     lr: new LineChart(boxes.lr, { title: "learning rate", yLabel: "lr" }),
     grad: new LineChart(boxes.grad, { title: "gradient norm", yLabel: "‖g‖" }),
   };
-  diagnosisCard.append(h("p", { class: "hint" }, "diagnosis not available yet: it is made when the job ends"));
+  diagnosisBox.append(h("p", { class: "hint" }, "diagnosis not available yet: it is made when the job ends"));
+  const diagnosis = diagnosisCard(diagnosisBox, {
+    job: () => job,
+    load: () => api(`${path}/diagnosis`),
+    runRemedy: async (code, index) => {
+      const created = await api(`${path}/remedies/${encodeURIComponent(code)}?index=${index}`, { method: "POST" });
+      location.hash = `#/jobs/${created.id}`;
+    },
+    onError: reportError,
+    onShown: (shown) => (shown.probes || []).length && loadLinked(), // the probes are linked jobs: their status moved
+  });
+  const landscape = landscapePanel(landscapeBox, { path, onError: reportError });
 
   function renderFacts() {
     const p = job.progress;
@@ -155,7 +170,8 @@ export function showJob(container, jobId) {
     const live = document.getElementById("live-state");
     if (FINAL_STATUSES.has(job.status)) {
       if (live) live.textContent = "";
-      loadDiagnosis(0);
+      diagnosis.reload();
+      landscape.start();
     } else if (live) {
       live.textContent = "live";
     }
@@ -172,127 +188,15 @@ export function showJob(container, jobId) {
     }
   }
 
-  // GET …/diagnosis answers `pending` until the worker has written it after the job ended
-  // (`running_probes` while probe jobs decide the verdict).
-  async function loadDiagnosis(attempt) {
-    clearTimeout(diagnosisTimer);
-    let diagnosis;
-    try {
-      diagnosis = await api(`${path}/diagnosis`);
-    } catch (error) {
-      if (!disposed) reportError(error);
-      return;
-    }
-    if (disposed) return;
-    if (diagnosis.status === "ready") {
-      renderDiagnosis(diagnosis);
-      return;
-    }
-    const waiting = diagnosis.status === "running_probes" ? "waiting for the probe jobs" : "diagnosis not available yet";
-    const again = h("button", { type: "button", class: "link", onclick: () => loadDiagnosis(0) }, "check again");
-    fill(
-      diagnosisCard,
-      h("h3", {}, "Diagnosis"),
-      h("p", { class: "hint", "data-diagnosis": diagnosis.status }, waiting, " ", attempt >= DIAGNOSIS_RETRY_MS.length ? again : null),
-      renderProbes(diagnosis.probes || []),
-    );
-    if (attempt < DIAGNOSIS_RETRY_MS.length) {
-      diagnosisTimer = setTimeout(() => loadDiagnosis(attempt + 1), DIAGNOSIS_RETRY_MS[attempt]);
-    }
-  }
-
-  async function runRemedy(code, index, button) {
-    button.disabled = true;
-    try {
-      const created = await api(`${path}/remedies/${encodeURIComponent(code)}?index=${index}`, { method: "POST" });
-      location.hash = `#/jobs/${created.id}`;
-    } catch (error) {
-      button.disabled = false;
-      reportError(error);
-    }
-  }
-
-  function renderCurvature(curvature) {
-    if (!curvature) return null;
-    const items = [
-      ["critical point", curvature.critical_point || `skipped: ${curvature.skipped_reason || "—"}`],
-      ["λmax", formatNumber(curvature.lambda_max)],
-      ["λmin", formatNumber(curvature.lambda_min)],
-      ["gradient norm", formatNumber(curvature.gradient_norm)],
-    ];
-    if (curvature.escape) {
-      const e = curvature.escape;
-      items.push(["escape step", `${formatNumber(e.step)}: loss ${formatNumber(e.loss_before)} → ${formatNumber(e.loss_after)}`]);
-    }
-    return h("dl", { class: "facts", id: "curvature" }, items.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
-  }
-
-  function renderProbes(probes) {
-    if (!probes.length) return null;
-    return h(
-      "ul",
-      { class: "probes" },
-      probes.map((p) =>
-        h(
-          "li",
-          {},
-          `${p.kind} probe: `,
-          p.job_id ? h("a", { href: `#/jobs/${p.job_id}` }, p.job_id.slice(0, 8)) : "not started",
-          " ",
-          statusBadge(p.status),
-          p.train_loss !== null && p.train_loss !== undefined ? ` best train_loss ${formatNumber(p.train_loss)}` : null,
-        ),
-      ),
-    );
-  }
-
-  function renderFinding(finding) {
-    return h(
-      "div",
-      { class: `finding severity-${finding.severity}`, "data-code": finding.code },
-      h("h4", {}, finding.title || finding.code, h("span", { class: "hint" }, ` · ${finding.code} · ${finding.severity}`)),
-      h("p", {}, finding.explanation),
-      h(
-        "dl",
-        { class: "evidence" },
-        Object.entries(finding.evidence || {}).flatMap(([k, v]) => [
-          h("dt", {}, k),
-          h("dd", {}, typeof v === "number" ? formatNumber(v) : JSON.stringify(v)),
-        ]),
-      ),
-      (finding.remedies || []).map((remedy, index) => {
-        const button = h("button", { type: "button", class: "remedy" }, "Run this remedy");
-        button.addEventListener("click", () => runRemedy(finding.code, index, button));
-        return h("div", { class: "remedy-row" }, button, h("strong", {}, ` ${remedy.title}`), h("span", { class: "hint" }, ` — ${remedy.rationale}`));
-      }),
-    );
-  }
-
-  function renderDiagnosis(diagnosis) {
-    const remedyJobs = diagnosis.remedy_jobs || [];
-    fill(
-      diagnosisCard,
-      h("h3", {}, "Diagnosis ", h("span", { class: `badge verdict verdict-${diagnosis.verdict}`, "data-verdict": diagnosis.verdict }, diagnosis.verdict)),
-      h("p", {}, diagnosis.summary),
-      renderCurvature(diagnosis.curvature),
-      (diagnosis.findings || []).map(renderFinding),
-      renderProbes(diagnosis.probes || []),
-      remedyJobs.length
-        ? h(
-            "ul",
-            { class: "remedy-jobs" },
-            remedyJobs.map((r) =>
-              h(
-                "li",
-                {},
-                h("a", { href: `#/jobs/${r.job_id}` }, r.title || r.job_id.slice(0, 8)),
-                " ",
-                statusBadge(r.status),
-                ` ${r.metric} ${formatNumber(r.before)} → ${formatNumber(r.after)}`,
-              ),
-            ),
-          )
-        : null,
+  // "probe of …", "remedy of …": the job this one was made from, by name once it has loaded.
+  function renderOrigin() {
+    if (!job.parent_id) return;
+    const parent = h("a", { href: `#/jobs/${job.parent_id}`, id: "job-parent" }, job.parent_id.slice(0, 8));
+    fill(originLine, `${job.origin} of `, parent);
+    originLine.hidden = false;
+    api(`/v1/jobs/${encodeURIComponent(job.parent_id)}`).then(
+      (p) => (parent.textContent = p.name || p.id.slice(0, 8)),
+      (error) => !disposed && reportError(error),
     );
   }
 
@@ -306,7 +210,14 @@ export function showJob(container, jobId) {
           "ul",
           {},
           page.data.map((child) =>
-            h("li", {}, h("a", { href: `#/jobs/${child.id}` }, child.name || child.id.slice(0, 8)), ` · ${child.origin} · `, statusBadge(child.status)),
+            h(
+              "li",
+              {},
+              h("a", { href: `#/jobs/${child.id}` }, child.name || child.id.slice(0, 8)),
+              ` · ${child.origin} · `,
+              statusBadge(child.status),
+              child.verdict ? [" ", verdictBadge(child.verdict)] : null,
+            ),
           ),
         ),
       );
@@ -327,14 +238,11 @@ export function showJob(container, jobId) {
     title.textContent = job.name || job.id;
     document.title = `${job.name || job.id} — trainwell`;
     renderFacts();
+    renderOrigin();
     loadLinked();
     const live = document.getElementById("live-state");
     live.dataset.stream = "open";
-    const onDiagnosis = (diagnosis) => {
-      clearTimeout(diagnosisTimer);
-      if (!disposed) renderDiagnosis(diagnosis);
-    };
-    stream = followEvents(jobId, { status: onStatus, epoch: addEpoch, diagnosis: onDiagnosis }, reportError, () => {
+    stream = followEvents(jobId, { status: onStatus, epoch: addEpoch, diagnosis: diagnosis.show }, reportError, () => {
       live.dataset.stream = "ended";
     });
   }
@@ -342,7 +250,8 @@ export function showJob(container, jobId) {
   start();
   return () => {
     disposed = true;
-    clearTimeout(diagnosisTimer);
+    diagnosis.dispose();
+    landscape.dispose();
     if (stream) stream.close();
     for (const chart of Object.values(charts)) chart.destroy();
   };

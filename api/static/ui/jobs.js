@@ -1,18 +1,26 @@
-// The jobs table: name, status, progress, best validation score, duration; filtered by status,
-// refreshed every REFRESH_MS, with rows picked for the compare view.
+// The jobs table: name, status, verdict, progress, best validation score, duration; filtered by
+// status, a page at a time with "Load more", refreshed every REFRESH_MS (every page loaded so far),
+// with rows picked for the compare view.
 
 import { api } from "./api.js";
-import { bestValidation, clear, formatDuration, formatNumber, h, parseTime, statusBadge } from "./dom.js";
+import { bestValidation, clear, formatDuration, formatNumber, h, parseTime, statusBadge, verdictBadge } from "./dom.js";
 import { reportError } from "./errors.js";
 
 const REFRESH_MS = 2000;
+export const PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 200; // the API's largest `limit`
 const STATUSES = ["queued", "running", "cancelling", "succeeded", "failed", "cancelled"];
 const FILTER_STORAGE = "trainwell.statusFilter";
 const picked = new Set(); // kept across visits within the page's life
+const COLUMNS = ["", "name", "status", "verdict", "progress", "best validation", "duration", "created"];
 
-export function showJobs(container) {
+// pageSize: jobs per page (the `page_size` of the #/jobs route; tests page with small ones).
+export function showJobs(container, { pageSize = PAGE_SIZE } = {}) {
   let timer = null;
   let disposed = false;
+  let pages = 1; // pages loaded: "Load more" adds one, a new filter starts again from one
+  let runs = 0; // the latest refresh; an older one that answers late is dropped
+  const limit = String(Math.min(Math.max(1, Math.floor(pageSize) || PAGE_SIZE), MAX_PAGE_SIZE));
   const filter = h(
     "select",
     { id: "status-filter", "aria-label": "status filter" },
@@ -25,17 +33,15 @@ export function showJobs(container) {
   const table = h(
     "table",
     { id: "jobs-table", class: "jobs" },
-    h(
-      "thead",
-      {},
-      h("tr", {}, ["", "name", "status", "progress", "best validation", "duration", "created"].map((c) => h("th", {}, c))),
-    ),
+    h("thead", {}, h("tr", {}, COLUMNS.map((c) => h("th", {}, c)))),
     body,
   );
+  const more = h("button", { id: "jobs-more", type: "button", hidden: true }, "Load more");
+  const shown = h("span", { class: "hint", id: "jobs-shown" });
   container.append(
     h("div", { class: "toolbar" }, h("h2", {}, "Jobs"), filter, compare),
     table,
-    h("p", { class: "hint", id: "jobs-updated" }),
+    h("div", { class: "toolbar" }, more, shown, h("span", { class: "hint", id: "jobs-updated" })),
   );
 
   const updateCompare = () => {
@@ -47,6 +53,11 @@ export function showJobs(container) {
   });
   filter.addEventListener("change", () => {
     sessionStorage.setItem(FILTER_STORAGE, filter.value);
+    pages = 1;
+    refresh();
+  });
+  more.addEventListener("click", () => {
+    pages += 1;
     refresh();
   });
 
@@ -71,6 +82,7 @@ export function showJobs(container) {
       h("td", {}, box),
       h("td", {}, h("a", { href: `#/jobs/${job.id}`, class: "job-link" }, job.name || job.id.slice(0, 8))),
       h("td", { class: "status" }, statusBadge(job.status)),
+      h("td", { class: "verdict" }, job.verdict ? verdictBadge(job.verdict) : "—"),
       h("td", {}, progress),
       h("td", { class: "best" }, best ? `${best[0]} ${formatNumber(best[1])}` : "—"),
       h("td", {}, formatDuration(job.started_at, job.finished_at)),
@@ -78,21 +90,39 @@ export function showJobs(container) {
     );
   }
 
+  // The first `pages` pages, following next_cursor; the cursor is a position in the
+  // newest-first order, so jobs submitted meanwhile never repeat a row on a later page.
+  async function loadPages() {
+    const jobs = [];
+    let cursor = null;
+    for (let n = 0; n < pages; n++) {
+      const params = new URLSearchParams({ limit });
+      if (filter.value) params.set("status", filter.value);
+      if (cursor) params.set("cursor", cursor);
+      const page = await api(`/v1/jobs?${params}`);
+      jobs.push(...page.data);
+      cursor = page.next_cursor;
+      if (!cursor) break;
+    }
+    return { jobs, hasMore: cursor !== null };
+  }
+
   async function refresh() {
     clearTimeout(timer);
+    const run = ++runs;
     try {
-      const params = new URLSearchParams({ limit: "100" });
-      if (filter.value) params.set("status", filter.value);
-      const page = await api(`/v1/jobs?${params}`);
-      if (disposed) return;
-      clear(body).append(...page.data.map(row));
-      if (!page.data.length) body.append(h("tr", {}, h("td", { colspan: 7, class: "hint" }, "no jobs")));
+      const { jobs, hasMore } = await loadPages();
+      if (disposed || run !== runs) return;
+      clear(body).append(...jobs.map(row));
+      if (!jobs.length) body.append(h("tr", {}, h("td", { colspan: COLUMNS.length, class: "hint" }, "no jobs")));
+      more.hidden = !hasMore;
+      shown.textContent = `${jobs.length} job${jobs.length === 1 ? "" : "s"}${hasMore ? ", more older ones" : ""}`;
       document.getElementById("jobs-updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (error) {
-      if (disposed) return;
+      if (disposed || run !== runs) return;
       reportError(error);
     }
-    if (!disposed) timer = setTimeout(refresh, REFRESH_MS);
+    if (!disposed && run === runs) timer = setTimeout(refresh, REFRESH_MS);
   }
 
   updateCompare();

@@ -1,4 +1,4 @@
-"""`client.jobs`: create, retrieve, list, cancel, metrics, events, diagnosis, remedies, wait, plot.
+"""`client.jobs`: create, retrieve, list, cancel, metrics, events, diagnosis, remedies, landscape, wait, plot.
 
 Each operation is described once as a `Call`; `Jobs` and `AsyncJobs` only send it.
 """
@@ -23,6 +23,7 @@ from trainwell._spec_file import SpecInput, spec_payload
 from trainwell.diagnosis import Diagnosis
 from trainwell.events import DiagnosisEvent, JobEvent, StatusEvent
 from trainwell.job import Job, JobMetrics, JobPage, JobStatus
+from trainwell.landscape import Landscape
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -66,6 +67,10 @@ def diagnosis_call(job: JobRef) -> Call[Diagnosis]:
 
 def remedy_call(job: JobRef, code: str, index: int) -> Call[Job]:
     return Call("POST", _path(job, f"/remedies/{quote(code, safe='')}"), Job, params={"index": index})
+
+
+def landscape_call(job: JobRef, *, compute: bool) -> Call[Landscape]:
+    return Call("POST" if compute else "GET", _path(job, "/landscape"), Landscape)
 
 
 def metrics_call(
@@ -126,6 +131,15 @@ class Jobs:
     def run_remedy(self, job: JobRef, code: str, *, index: int = 0) -> JobHandle:
         """Launch the job that applies remedy `index` of the diagnosis finding `code`; it is linked by parent_id."""
         return JobHandle.bind(self._client.request(remedy_call(job, code, index)), self)
+
+    def compute_landscape(self, job: JobRef) -> Landscape:
+        """Ask a worker for the finished job's error surface: the loss from the initial to the final weights,
+        and a grid around the final weights (`status: queued`; one already computed comes back as it is)."""
+        return self._client.request(landscape_call(job, compute=True))
+
+    def landscape(self, job: JobRef) -> Landscape:
+        """The error surface asked for with `compute_landscape`; `plot_url` names its PNG contour once ready."""
+        return self._client.request(landscape_call(job, compute=False))
 
     def events(self, job: JobRef, *, last_event_id: str | None = None) -> Iterator[JobEvent]:
         """The job's live events — `StatusEvent`, `EpochEvent`, and last a `DiagnosisEvent` — until the
@@ -224,6 +238,14 @@ class AsyncJobs:
 
     async def run_remedy(self, job: JobRef, code: str, *, index: int = 0) -> AsyncJobHandle:
         return AsyncJobHandle.bind(await self._client.request(remedy_call(job, code, index)), self)
+
+    async def compute_landscape(self, job: JobRef) -> Landscape:
+        """See `Jobs.compute_landscape`."""
+        return await self._client.request(landscape_call(job, compute=True))
+
+    async def landscape(self, job: JobRef) -> Landscape:
+        """See `Jobs.landscape`."""
+        return await self._client.request(landscape_call(job, compute=False))
 
     def events(self, job: JobRef, *, last_event_id: str | None = None) -> AsyncIterator[JobEvent]:
         """See `Jobs.events`: `async for event in client.jobs.events(job)`."""

@@ -1,0 +1,79 @@
+"""Probe jobs in the database: create them with the diagnosis that waits for them, and read how they did.
+
+A diagnosis in `running_probes` lists its probes with their job ids; the probe jobs are ordinary jobs
+with `origin: probe` and the original as parent. Whoever finishes last (the worker of the last probe, or
+the reaper's sweep for probes cancelled or lost) settles the verdict, holding the diagnosis row locked so
+two settlers never interleave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.diagnoses import save_diagnosis
+from store.jobs import create_job
+from store.models import Job, JobDiagnosis
+from store.queue import queue_for
+from trainwell.diagnosis import Diagnosis, DiagnosisStatus, Probe
+from trainwell.job import JobOrigin
+from trainwell.spec import JobSpec
+
+
+def create_probe_jobs(
+    *, session: Session, parent: Job, diagnosis: Diagnosis, specs: Sequence[JobSpec]
+) -> list[tuple[str, str]]:
+    """Insert one queued job per planned probe and store the diagnosis with their ids (one transaction).
+
+    Returns (job id, queue) per probe, to enqueue after the commit. Probes are the service's own jobs
+    on the user's behalf: they skip the submission quotas (at most two per job, and probes never probe)
+    but not the model-size limit, which their plan respects.
+    """
+    created = []
+    for probe, spec in zip(diagnosis.probes, specs, strict=True):
+        job = create_job(
+            session=session,
+            principal_id=parent.principal_id,
+            spec=spec,
+            queue=queue_for(spec.device),
+            origin=JobOrigin.probe,
+            parent_id=parent.id,
+        )
+        probe.job_id, probe.status = job.id, job.status
+        created.append((job.id, job.queue))
+    save_diagnosis(session=session, job_id=parent.id, diagnosis=diagnosis)
+    return created
+
+
+def refreshed_probes(*, session: Session, probes: Sequence[Probe]) -> list[Probe]:
+    """The probes with their jobs' current status and losses (a probe whose job is gone counts as failed)."""
+    ids = [p.job_id for p in probes if p.job_id is not None]
+    rows = (
+        {
+            job_id: (status, summary)
+            for job_id, status, summary in session.execute(
+                select(Job.id, Job.status, Job.summary).where(Job.id.in_(ids))
+            ).tuples()
+        }
+        if ids
+        else {}
+    )
+    return [p.with_outcome(*rows.get(p.job_id or "", ("failed", None))) for p in probes]
+
+
+def lock_probing_diagnosis(*, session: Session, job_id: str) -> Diagnosis | None:
+    """The job's diagnosis if it waits for probes, its row locked until the transaction ends."""
+    body = session.scalar(
+        select(JobDiagnosis.body)
+        .where(JobDiagnosis.job_id == job_id, JobDiagnosis.status == DiagnosisStatus.running_probes.value)
+        .with_for_update()
+    )
+    return Diagnosis.model_validate(body) if body is not None else None
+
+
+def probing_jobs(*, session: Session) -> list[str]:
+    """Jobs whose diagnosis waits for probes (an indexed lookup: the reaper sweeps it every few seconds)."""
+    query = select(JobDiagnosis.job_id).where(JobDiagnosis.status == DiagnosisStatus.running_probes.value)
+    return list(session.scalars(query))
