@@ -80,6 +80,7 @@ def api_command(settings: Settings) -> list[str]:
         "--port",
         str(settings.port),
         "--no-access-log",
+        *(["--workers", str(settings.api_workers)] if settings.api_workers > 1 else []),
     ]
 
 

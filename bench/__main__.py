@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-BENCHMARKS = ("bench.trainer", "bench.diagnose")
+BENCHMARKS = ("bench.trainer", "bench.diagnose", "bench.service")
 
 
 def main() -> None:

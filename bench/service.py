@@ -9,7 +9,6 @@ so the ratio shows what a submit costs over the bare HTTP stack on this machine.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import statistics
 import tempfile
@@ -18,8 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from bench.load import hammer, request_bytes
 from tests.stack import Stack, finished, postgres_database, redis_database, start_stack, stop_stack, wait_for
 
 RESULTS = Path(__file__).parent / "results" / "service.json"
@@ -47,30 +45,16 @@ def submit_to_running(stack: Stack, jobs: int) -> list[float]:
     return latencies
 
 
-async def _hammer(stack: Stack, method: str, path: str, body: Any, clients: int, requests: int) -> dict[str, float]:
-    latencies: list[float] = []
-    errors = 0
+def _hammer(stack: Stack, method: str, path: str, body: Any, clients: int, requests: int) -> dict[str, float]:
     headers = {"Authorization": f"Bearer {stack.keys['bench']}"}
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=stack.base_url, headers=headers, limits=limits, timeout=30) as client:
-
-        async def one_client(n: int) -> None:
-            nonlocal errors
-            for _ in range(n):
-                began = time.perf_counter()
-                response = await client.request(method, path, json=body)
-                latencies.append(time.perf_counter() - began)
-                errors += response.status_code >= 400
-
-        began = time.perf_counter()
-        await asyncio.gather(*(one_client(requests // clients) for _ in range(clients)))
-        wall = time.perf_counter() - began
+    request = request_bytes(method, stack.base_url + path, body, headers)
+    result = hammer(stack.base_url, [[request] * (requests // clients) for _ in range(clients)])
     return {
-        "rps": len(latencies) / wall,
-        "p50_ms": 1000 * percentile(latencies, 0.5),
-        "p99_ms": 1000 * percentile(latencies, 0.99),
-        "errors": errors,
-        "requests": len(latencies),
+        "rps": len(result.latencies) / result.wall,
+        "p50_ms": 1000 * percentile(result.latencies, 0.5),
+        "p99_ms": 1000 * percentile(result.latencies, 0.99),
+        "errors": result.errors,
+        "requests": len(result.latencies),
     }
 
 
@@ -78,8 +62,8 @@ def throughput(stack: Stack, clients: int = 16, requests: int = 1600, rounds: in
     """Interleave submit and healthz rounds; report the median of each and of the paired ratios."""
     posts, healths = [], []
     for _ in range(rounds):
-        posts.append(asyncio.run(_hammer(stack, "POST", "/v1/jobs", TINY, clients, requests)))
-        healths.append(asyncio.run(_hammer(stack, "GET", "/healthz", None, clients, requests)))
+        posts.append(_hammer(stack, "POST", "/v1/jobs", TINY, clients, requests))
+        healths.append(_hammer(stack, "GET", "/healthz", None, clients, requests))
     median = lambda rows, key: statistics.median(r[key] for r in rows)  # noqa: E731
     return {
         "clients": clients,
@@ -94,6 +78,8 @@ def throughput(stack: Stack, clients: int = 16, requests: int = 1600, rounds: in
     }
 
 
+# Production as deployed on this 2-core machine: one API process per core.
+API_WORKERS = "2"
 # The throughput rounds submit thousands of jobs from one principal: lift its quotas.
 NO_QUOTAS = {"max_active_jobs": "1000000", "submissions_per_minute": "1000000"}
 
@@ -102,7 +88,9 @@ def measure(mode: str, jobs: int, with_throughput: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         if mode == "production":
             with postgres_database() as database_url, redis_database() as broker_url:
-                stack = start_stack(Path(tmp), database_url=database_url, broker_url=broker_url, **NO_QUOTAS)
+                stack = start_stack(
+                    Path(tmp), database_url=database_url, broker_url=broker_url, api_workers=API_WORKERS, **NO_QUOTAS
+                )
                 return _run(stack, jobs, with_throughput)
         return _run(start_stack(Path(tmp), **NO_QUOTAS), jobs, with_throughput)
 
