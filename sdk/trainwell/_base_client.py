@@ -60,6 +60,13 @@ def resolve_api_key(api_key: str | None) -> str:
     )
 
 
+class Binary(BaseModel):
+    """A non-JSON answer, such as a PNG plot: its bytes and content type."""
+
+    content: bytes
+    content_type: str
+
+
 @dataclass(frozen=True)
 class Call(Generic[ModelT]):
     """One API operation: what to send and which model the answer is."""
@@ -150,6 +157,8 @@ class BaseClient:
     def _parse(call: Call[ModelT], response: httpx.Response) -> ModelT:
         if response.is_error:
             raise status_error(response)
+        if call.cast_to is Binary:
+            return Binary(content=response.content, content_type=response.headers.get("content-type", ""))  # type: ignore[return-value]
         try:
             return call.cast_to.model_validate_json(response.content)
         except ValidationError as exc:

@@ -133,3 +133,21 @@ def test_the_suite_covers_every_verdict_and_several_datasets_optimizers_and_loss
     assert len({spec.dataset.name for spec in specs}) >= 6
     assert len({spec.optimizer.name for spec in specs}) >= 4
     assert len({spec.loss or "default" for spec in specs}) >= 2
+
+
+@pytest.mark.parametrize("dataset", ["moons", "sine"])
+def test_probes_catch_a_moderate_bias_the_rules_alone_let_pass(dataset: str) -> None:
+    """A linear model on moons or sine leaves 30–45% of the trivial predictor's loss: below the rules'
+    "high loss" line (50%), so without probes it reads as a fit; its bigger probe halves the loss."""
+    spec = JobSpec.model_validate(
+        {"dataset": {"name": dataset}, "model": {"hidden": []}, "optimizer": {"name": "adam", "lr": 0.05}, "epochs": 30}
+    )
+    result, recorder = train(spec)
+    rules = diagnose(spec, result, history_of(recorder), failure_reason=None, train_seconds=1.0, data_dir=None)
+    planned = diagnose(
+        spec, result, history_of(recorder), failure_reason=None, train_seconds=1.0, data_dir=None, plan=True
+    )
+    assert rules.verdict == Verdict.good_fit and rules.probes == []
+    assert planned.status == "running_probes" and [p.kind for p in planned.probes] == ["easier", "bigger"]
+    settled = settle(planned, [_run_probe(spec, probe) for probe in planned.probes])
+    assert settled.verdict == Verdict.model_bias and settled.findings[0].code == "bigger_probe_fits_better"

@@ -23,6 +23,11 @@ def test_cli_verdict_diagnose_remedy_datasets(stack: Stack, tmp_path: Path) -> N
     table = trainwell(stack, "jobs", "diagnose", done["id"])
     assert table.returncode == 0 and f"verdict: {diagnosis['verdict']}" in table.stdout
 
+    surface = tmp_path / "surface.png"
+    drawn = trainwell(stack, "jobs", "landscape", done["id"], "--out", str(surface), "--json")
+    assert drawn.returncode == 0, drawn.stderr
+    assert as_json(drawn)["path"] == str(surface) and surface.read_bytes().startswith(b"\x89PNG")
+
     unknown = trainwell(stack, "remedy", done["id"], "no_such_code", "--json")
     assert unknown.returncode == 2 and not unknown.stdout
     with_remedies = [f for f in diagnosis["findings"] if f["remedies"]]

@@ -171,3 +171,5 @@ def test_diagnosis_and_remedy_through_the_client(client: trainwell.Client) -> No
         time.sleep(0.2)
     assert landscape.status == "ready" and landscape.line is not None and landscape.surface is not None
     assert landscape.plot_url == f"/v1/jobs/{linear.id}/landscape.png"
+    assert client.jobs.landscape_plot(linear).startswith(b"\x89PNG")
+    assert client.jobs.wait_landscape(linear, timeout=5).line == landscape.line  # ready: returned as it is

@@ -1,4 +1,4 @@
-"""`trainwell jobs ls|show|wait|cancel|metrics|diagnose|plot`."""
+"""`trainwell jobs ls|show|wait|cancel|metrics|diagnose|plot|landscape`."""
 
 from __future__ import annotations
 
@@ -95,4 +95,23 @@ def plot_job(
     except ImportError as exc:
         render.usage_error(str(exc))
         raise typer.Exit(2) from None
+    render.written(out, as_json=as_json)
+
+
+@app.command("landscape")
+def landscape_job(
+    ctx: typer.Context,
+    job_id: JobId,
+    out: Annotated[Path, typer.Option("--out", "-o", help="the PNG contour plot to write")],
+    timeout: Annotated[float, typer.Option(help="give up after this many seconds")] = 600.0,
+    as_json: AsJson = False,
+) -> None:
+    """Compute a finished job's error surface (the loss from the initial to the final weights, and around
+    the final weights) and write its contour plot; exit 1 if it could not be computed."""
+    jobs = state(ctx).client().jobs
+    landscape = jobs.wait_landscape(job_id, timeout=timeout)
+    if landscape.status != "ready":
+        render.usage_error(f"no landscape for job {job_id}: {landscape.error}")
+        raise typer.Exit(1)
+    out.write_bytes(jobs.landscape_plot(job_id))
     render.written(out, as_json=as_json)

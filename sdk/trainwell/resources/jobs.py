@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from trainwell._base_client import Call
+from trainwell._base_client import Binary, Call
 from trainwell._exceptions import APIConnectionError, APIStatusError, WaitTimeoutError
 from trainwell._handle import AsyncJobHandle, JobHandle
 from trainwell._pagination import AsyncCursorPage, AsyncPaginator, SyncCursorPage
@@ -71,6 +71,10 @@ def remedy_call(job: JobRef, code: str, index: int) -> Call[Job]:
 
 def landscape_call(job: JobRef, *, compute: bool) -> Call[Landscape]:
     return Call("POST" if compute else "GET", _path(job, "/landscape"), Landscape)
+
+
+def landscape_plot_call(job: JobRef) -> Call[Binary]:
+    return Call("GET", _path(job, "/landscape.png"), Binary)
 
 
 def metrics_call(
@@ -140,6 +144,21 @@ class Jobs:
     def landscape(self, job: JobRef) -> Landscape:
         """The error surface asked for with `compute_landscape`; `plot_url` names its PNG contour once ready."""
         return self._client.request(landscape_call(job, compute=False))
+
+    def landscape_plot(self, job: JobRef) -> bytes:
+        """The error surface's contour plot as PNG bytes, once its landscape is ready."""
+        return self._client.request(landscape_plot_call(job)).content
+
+    def wait_landscape(self, job: JobRef, *, timeout: float = 600.0, poll_interval: float = 0.5) -> Landscape:
+        """Ask for the error surface (unless already asked) and wait until it is ready or failed."""
+        deadline = time.monotonic() + timeout
+        landscape = self.compute_landscape(job)
+        while landscape.status in ("queued", "running"):
+            if time.monotonic() >= deadline:
+                raise WaitTimeoutError(landscape.job_id, timeout)
+            time.sleep(poll_interval)
+            landscape = self.landscape(job)
+        return landscape
 
     def events(self, job: JobRef, *, last_event_id: str | None = None) -> Iterator[JobEvent]:
         """The job's live events — `StatusEvent`, `EpochEvent`, and last a `DiagnosisEvent` — until the
@@ -246,6 +265,21 @@ class AsyncJobs:
     async def landscape(self, job: JobRef) -> Landscape:
         """See `Jobs.landscape`."""
         return await self._client.request(landscape_call(job, compute=False))
+
+    async def landscape_plot(self, job: JobRef) -> bytes:
+        """See `Jobs.landscape_plot`."""
+        return (await self._client.request(landscape_plot_call(job))).content
+
+    async def wait_landscape(self, job: JobRef, *, timeout: float = 600.0, poll_interval: float = 0.5) -> Landscape:
+        """See `Jobs.wait_landscape`."""
+        deadline = time.monotonic() + timeout
+        landscape = await self.compute_landscape(job)
+        while landscape.status in ("queued", "running"):
+            if time.monotonic() >= deadline:
+                raise WaitTimeoutError(landscape.job_id, timeout)
+            await asyncio.sleep(poll_interval)
+            landscape = await self.landscape(job)
+        return landscape
 
     def events(self, job: JobRef, *, last_event_id: str | None = None) -> AsyncIterator[JobEvent]:
         """See `Jobs.events`: `async for event in client.jobs.events(job)`."""
