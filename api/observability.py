@@ -39,13 +39,17 @@ class JobsCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         now = utcnow()
         with session_factory()() as session:
-            by_status = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).tuples().all())
+            by_status = {
+                status: count
+                for status, count in session.execute(select(Job.status, func.count()).group_by(Job.status))
+            }
             oldest = session.scalar(select(func.min(Job.enqueued_at)).where(Job.status == JobStatus.queued.value))
-            retried = (
-                session.execute(select(Job.status, func.count()).where(Job.attempt > 1).group_by(Job.status))
-                .tuples()
-                .all()
-            )
+            retried = [
+                (status, count)
+                for status, count in session.execute(
+                    select(Job.status, func.count()).where(Job.attempt > 1).group_by(Job.status)
+                )
+            ]
             finished = session.execute(
                 select(Job.started_at, Job.finished_at).where(
                     Job.finished_at >= now - DURATION_WINDOW, Job.started_at.is_not(None)

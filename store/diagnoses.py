@@ -30,4 +30,4 @@ def verdicts(*, session: Session, job_ids: list[str]) -> dict[str, str]:
     query = select(JobDiagnosis.job_id, JobDiagnosis.verdict).where(
         JobDiagnosis.job_id.in_(job_ids), JobDiagnosis.verdict.is_not(None)
     )
-    return {job_id: verdict for job_id, verdict in session.execute(query).tuples() if verdict is not None}
+    return {job_id: verdict for job_id, verdict in session.execute(query) if verdict is not None}

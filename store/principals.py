@@ -75,7 +75,7 @@ def revoke_key(*, session: Session, prefix: str) -> bool:
 
 def list_keys(*, session: Session) -> list[tuple[ApiKey, Principal]]:
     query = select(ApiKey, Principal).join(Principal).order_by(ApiKey.id)
-    return [(key, principal) for key, principal in session.execute(query).tuples()]
+    return [(key, principal) for key, principal in session.execute(query)]
 
 
 def authenticate(*, session: Session, key: str, admin_key: str | None) -> Caller | None:

@@ -18,7 +18,7 @@ from store.jobs import create_job
 from store.models import Job, JobDiagnosis
 from store.queue import queue_for
 from trainwell.diagnosis import Diagnosis, DiagnosisStatus, Probe
-from trainwell.job import JobOrigin
+from trainwell.job import JobOrigin, JobStatus
 from trainwell.spec import JobSpec
 
 
@@ -50,16 +50,8 @@ def create_probe_jobs(
 def refreshed_probes(*, session: Session, probes: Sequence[Probe]) -> list[Probe]:
     """The probes with their jobs' current status and losses (a probe whose job is gone counts as failed)."""
     ids = [p.job_id for p in probes if p.job_id is not None]
-    rows = (
-        {
-            job_id: (status, summary)
-            for job_id, status, summary in session.execute(
-                select(Job.id, Job.status, Job.summary).where(Job.id.in_(ids))
-            ).tuples()
-        }
-        if ids
-        else {}
-    )
+    query = select(Job.id, Job.status, Job.summary).where(Job.id.in_(ids))
+    rows = {job_id: (status, summary) for job_id, status, summary in session.execute(query)} if ids else {}
     return [p.with_outcome(*rows.get(p.job_id or "", ("failed", None))) for p in probes]
 
 
@@ -73,7 +65,18 @@ def lock_probing_diagnosis(*, session: Session, job_id: str) -> Diagnosis | None
     return Diagnosis.model_validate(body) if body is not None else None
 
 
-def probing_jobs(*, session: Session) -> list[str]:
-    """Jobs whose diagnosis waits for probes (an indexed lookup: the reaper sweeps it every few seconds)."""
-    query = select(JobDiagnosis.job_id).where(JobDiagnosis.status == DiagnosisStatus.running_probes.value)
+def settleable_jobs(*, session: Session) -> list[str]:
+    """Jobs whose diagnosis waits for probes that have all ended: one query, whatever the backlog (the
+    reaper runs it every few seconds). Probe jobs are inserted with the diagnosis that lists them, so a
+    waiting diagnosis never lacks its children."""
+    unfinished = (
+        select(Job.id)
+        .where(
+            Job.parent_id == JobDiagnosis.job_id,
+            Job.origin == JobOrigin.probe.value,
+            Job.status.in_([JobStatus.queued.value, JobStatus.running.value, JobStatus.cancelling.value]),
+        )
+        .exists()
+    )
+    query = select(JobDiagnosis.job_id).where(JobDiagnosis.status == DiagnosisStatus.running_probes.value, ~unfinished)
     return list(session.scalars(query))

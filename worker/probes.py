@@ -14,7 +14,7 @@ from store import jobs as job_store
 from store.db import session_scope
 from store.diagnoses import save_diagnosis
 from store.events import publish_job_changed
-from store.probes import create_probe_jobs, lock_probing_diagnosis, probing_jobs, refreshed_probes
+from store.probes import create_probe_jobs, lock_probing_diagnosis, refreshed_probes, settleable_jobs
 from store.queue import enqueue_training
 from trainer.diagnose.probes import settle
 from trainwell.diagnosis import Diagnosis, merge_patch
@@ -70,6 +70,6 @@ def settle_probes(job_id: str) -> bool:
 def settle_all() -> None:
     """The reaper's sweep: settle every probing diagnosis whose probes have all ended."""
     with session_scope() as session:
-        waiting = probing_jobs(session=session)
-    for job_id in waiting:
+        ready = settleable_jobs(session=session)
+    for job_id in ready:
         settle_probes(job_id)

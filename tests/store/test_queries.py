@@ -15,7 +15,9 @@ from store.metrics import MetricRow, latest_values, read_series, record_metrics
 from store.migrate import upgrade_database
 from store.models import LatestMetric, Metric
 from store.principals import authenticate, create_key, get_or_create_principal, revoke_key
+from store.probes import create_probe_jobs, refreshed_probes, settleable_jobs
 from tests.stack import postgres_database
+from trainwell.diagnosis import Diagnosis, DiagnosisStatus, Probe, ProbeKind, Verdict
 from trainwell.job import JobStatus
 from trainwell.spec import JobSpec
 
@@ -106,3 +108,30 @@ def test_the_migrations_match_the_models(session: Session) -> None:
     with session.get_bind().connect() as connection:  # type: ignore[union-attr]
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == [], f"store/models.py and migrations/ disagree; add a migration: {diff}"
+
+
+def test_a_probing_diagnosis_is_settleable_once_every_probe_job_has_ended(session: Session) -> None:
+    parent = job_store.get_job(session=session, job_id=_job(session), principal_id=None)
+    assert parent is not None
+    diagnosis = Diagnosis(
+        status=DiagnosisStatus.running_probes,
+        verdict=Verdict.model_bias,
+        probes=[Probe(kind=ProbeKind.easier), Probe(kind=ProbeKind.bigger)],
+    )
+    spec = JobSpec.model_validate(parent.spec)
+    created = create_probe_jobs(session=session, parent=parent, diagnosis=diagnosis, specs=[spec, spec])
+    session.commit()
+    assert [p.job_id for p in diagnosis.probes] == [job_id for job_id, _ in created]
+    children = job_store.list_jobs(session=session, principal_id=None, limit=10, parent_id=parent.id)[0]
+    assert {c.origin for c in children} == {"probe"} and len(children) == 2
+    assert settleable_jobs(session=session) == []  # both probes still queued
+
+    first, second = children
+    job_store.request_cancel(session=session, job=first)
+    session.commit()
+    assert settleable_jobs(session=session) == []
+    job_store.request_cancel(session=session, job=second)
+    session.commit()
+    assert settleable_jobs(session=session) == [parent.id]
+    probes = refreshed_probes(session=session, probes=diagnosis.probes)
+    assert [p.status for p in probes] == ["cancelled", "cancelled"] and all(p.finished for p in probes)
