@@ -20,7 +20,14 @@ CACHE_LIMIT = 10_000
 _cache: dict[str, tuple[float, Caller]] = {}
 
 
+def cached_caller(key: str) -> Caller | None:
+    """The caller of a key verified less than CACHE_SECONDS ago; no I/O."""
+    hit = _cache.get(hash_key(key))
+    return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+
 def resolve_caller(*, session: Session, key: str, admin_key: str | None) -> Caller | None:
+    """The key's caller: from the cache, else from the database (and then cached)."""
     digest = hash_key(key)
     now = time.monotonic()
     hit = _cache.get(digest)

@@ -18,7 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import hammer, request_bytes
-from tests.stack import Stack, finished, postgres_database, redis_database, start_stack, stop_stack, wait_for
+from tests.stack import (
+    Stack,
+    finished,
+    make_services,
+    new_key,
+    postgres_database,
+    redis_database,
+    start_stack,
+    stop_stack,
+    wait_for,
+)
 
 RESULTS = Path(__file__).parent / "results" / "service.json"
 # one epoch leaves the loss high: probes off, or every job would queue two more
@@ -45,10 +55,11 @@ def submit_to_running(stack: Stack, jobs: int) -> list[float]:
     return latencies
 
 
-def _hammer(stack: Stack, method: str, path: str, body: Any, clients: int, requests: int) -> dict[str, float]:
-    headers = {"Authorization": f"Bearer {stack.keys['bench']}"}
-    request = request_bytes(method, stack.base_url + path, body, headers)
-    result = hammer(stack.base_url, [[request] * (requests // clients) for _ in range(clients)])
+def _hammer(
+    base_url: str, key: str, method: str, path: str, body: Any, clients: int, requests: int
+) -> dict[str, float]:
+    request = request_bytes(method, base_url + path, body, {"Authorization": f"Bearer {key}"})
+    result = hammer(base_url, [[request] * (requests // clients) for _ in range(clients)])
     return {
         "rps": len(result.latencies) / result.wall,
         "p50_ms": 1000 * percentile(result.latencies, 0.5),
@@ -58,12 +69,12 @@ def _hammer(stack: Stack, method: str, path: str, body: Any, clients: int, reque
     }
 
 
-def throughput(stack: Stack, clients: int = 16, requests: int = 1600, rounds: int = 3) -> dict[str, Any]:
+def throughput(base_url: str, key: str, clients: int = 16, requests: int = 1600, rounds: int = 3) -> dict[str, Any]:
     """Interleave submit and healthz rounds; report the median of each and of the paired ratios."""
     posts, healths = [], []
     for _ in range(rounds):
-        posts.append(_hammer(stack, "POST", "/v1/jobs", TINY, clients, requests))
-        healths.append(_hammer(stack, "GET", "/healthz", None, clients, requests))
+        posts.append(_hammer(base_url, key, "POST", "/v1/jobs", TINY, clients, requests))
+        healths.append(_hammer(base_url, key, "GET", "/healthz", None, clients, requests))
     median = lambda rows, key: statistics.median(r[key] for r in rows)  # noqa: E731
     return {
         "clients": clients,
@@ -105,30 +116,47 @@ def _run(stack: Stack, jobs: int, with_throughput: bool) -> dict[str, Any]:
             "submit_to_running_p99_ms": 1000 * percentile(latencies, 0.99),
         }
         if with_throughput:
-            result["throughput"] = throughput(stack)
+            result["throughput"] = throughput(stack.base_url, stack.keys["bench"])
         return result
     finally:
         stop_stack(stack)
 
 
+def api_alone() -> dict[str, Any]:
+    """POST throughput of the API processes alone: production mode with no worker consuming, so the
+    two cores are shared by the API, PostgreSQL, Redis and the load generator only (as on a host where
+    the workers run elsewhere). The submitted jobs stay queued."""
+    with tempfile.TemporaryDirectory() as tmp, postgres_database() as database_url, redis_database() as broker_url:
+        services = make_services(Path(tmp), database_url=database_url, broker_url=broker_url, **NO_QUOTAS)
+        services.start_api(workers=int(API_WORKERS))
+        try:
+            return throughput(services.base_url, new_key(database_url, "bench"))
+        finally:
+            services.stop()
+
+
 def main() -> None:
     results = {
         "production": measure("production", jobs=100, with_throughput=True),
+        "api_alone": {"throughput": api_alone()},
         "embedded": measure("embedded", jobs=20, with_throughput=False),
     }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     for mode, result in results.items():
+        if "jobs" not in result:
+            continue
         print(
             f"{mode:>10}: submit→running median {result['submit_to_running_median_ms']:.0f} ms, "
             f"p99 {result['submit_to_running_p99_ms']:.0f} ms over {result['jobs']} jobs"
         )
-    t = results["production"]["throughput"]
-    print(
-        f"POST /v1/jobs at {t['clients']} clients: {t['post_rps']:.0f} req/s, p50 {t['post_p50_ms']:.1f} ms, "
-        f"p99 {t['post_p99_ms']:.1f} ms, {t['post_errors']} errors; healthz {t['healthz_rps']:.0f} req/s "
-        f"(submit/healthz {t['ratio_post_to_healthz_rps']:.2f}×)"
-    )
+    for what, mode in (("worker training beside", "production"), ("API alone", "api_alone")):
+        t = results[mode]["throughput"]
+        print(
+            f"POST /v1/jobs at {t['clients']} clients, {what}: {t['post_rps']:.0f} req/s, p50 {t['post_p50_ms']:.1f} ms, "
+            f"p99 {t['post_p99_ms']:.1f} ms, {t['post_errors']} errors; healthz {t['healthz_rps']:.0f} req/s "
+            f"(submit/healthz {t['ratio_post_to_healthz_rps']:.2f}×)"
+        )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,12 @@ os.register_at_fork(after_in_child=_forget_inherited_engines)
 
 
 def make_engine(url: str) -> Engine:
-    # hide_parameters: a logged error shows the SQL but not its bound values (specs, key prefixes, hashes)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    # hide_parameters: a logged error shows the SQL but not its bound values (specs, key prefixes, hashes).
+    # No pool_pre_ping: its round trip on every checkout was ~10% of a submission (bench/service.py).
+    # A connection the database dropped fails its first statement instead; SQLAlchemy then invalidates
+    # the whole pool (every older connection is replaced), the API answers that one request 503
+    # database_unavailable (which clients retry) and the worker's writes retry (worker/retry.py).
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if url.startswith("sqlite"):
         # The API's threads and the worker share one SQLite file: wait for the write
         # lock instead of failing at once, and let readers run beside a writer (WAL).

@@ -192,11 +192,12 @@ class Services:
     def client(self, key: str) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
 
-    def start_api(self) -> None:
+    def start_api(self, *, workers: int = 1) -> None:
         port = self.base_url.rsplit(":", 1)[1]
+        processes = ["--workers", str(workers)] if workers > 1 else []
         with open(self.tmp / "api.log", "ab") as log:
             self.api = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "api.main:app", "--port", port],
+                [sys.executable, "-m", "uvicorn", "api.main:app", "--port", port, "--no-access-log", *processes],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,

@@ -129,8 +129,7 @@ def submit_job(
     try:
         enqueue_training(job.id, job.queue)
     except Exception:
-        # the job was never queued: remove it so a retry starts clean
-        session.delete(job)
+        job_store.delete_job(session=session, job_id=job.id)
         session.commit()
         raise
     return _job_resource(job, None, spec)  # a new job: no verdict to look up, the spec already validated
