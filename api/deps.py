@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -33,7 +34,9 @@ async def get_session() -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        await run_in_threadpool(session.close)
+        # shielded: a client that hangs up cancels the request, and the connection must still go back
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(session.close)
 
 
 async def settings() -> Settings:
