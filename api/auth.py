@@ -28,16 +28,14 @@ def cached_caller(key: str) -> Caller | None:
 
 def resolve_caller(*, session: Session, key: str, admin_key: str | None) -> Caller | None:
     """The key's caller: from the cache, else from the database (and then cached)."""
-    digest = hash_key(key)
-    now = time.monotonic()
-    hit = _cache.get(digest)
-    if hit is not None and hit[0] > now:
-        return hit[1]
+    cached = cached_caller(key)
+    if cached is not None:
+        return cached
     caller = authenticate(session=session, key=key, admin_key=admin_key)
     if caller is None:
         return None
     session.commit()  # the admin principal may have been created on first use
     if len(_cache) >= CACHE_LIMIT:
         _cache.clear()
-    _cache[digest] = (now + CACHE_SECONDS, caller)
+    _cache[hash_key(key)] = (time.monotonic() + CACHE_SECONDS, caller)
     return caller

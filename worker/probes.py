@@ -17,7 +17,7 @@ from store.events import publish_job_changed
 from store.probes import create_probe_jobs, lock_probing_diagnosis, refreshed_probes, settleable_jobs
 from store.queue import enqueue_training
 from trainer.diagnose.probes import settle
-from trainwell.diagnosis import Diagnosis, merge_patch
+from trainwell.diagnosis import Diagnosis, patched_spec
 from trainwell.spec import JobSpec
 from worker.retry import with_database_retry
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def launch_probes(job_id: str, spec: JobSpec, diagnosis: Diagnosis) -> None:
     """Create the planned probe jobs with the diagnosis that lists them, then queue them."""
-    specs = [JobSpec.model_validate(merge_patch(spec.model_dump(mode="json"), p.spec_patch)) for p in diagnosis.probes]
+    specs = [patched_spec(spec, probe.spec_patch) for probe in diagnosis.probes]
 
     def write() -> list[tuple[str, str]]:
         with session_scope() as session:

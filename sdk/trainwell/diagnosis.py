@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from trainwell.spec import JobSpec
+
 
 class Verdict(StrEnum):
     """The one-word answer, after the table at the top of DESIGN.md."""
@@ -171,6 +173,11 @@ class Diagnosis(BaseModel):
 
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) else None
+
+
+def patched_spec(spec: JobSpec, patch: dict[str, Any]) -> JobSpec:
+    """`spec` with a merge patch applied (a remedy's or a probe's), validated as a JobSpec."""
+    return JobSpec.model_validate(merge_patch(spec.model_dump(mode="json"), patch))
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -6,15 +6,10 @@ from tests.diagnose.builders import healthy, make_record, make_spec
 from trainer.diagnose.probes import plan_probes, probe_findings, probe_patch
 from trainer.diagnose.rules import run_rules
 from trainer.diagnose.verdict import decide
-from trainwell.diagnosis import FindingCode, Probe, ProbeKind, Verdict, merge_patch
+from trainwell.diagnosis import FindingCode, Probe, ProbeKind, Verdict, patched_spec
 from trainwell.model_size import DATASET_SHAPES, count_parameters
-from trainwell.spec import JobSpec
 
 MOONS = DATASET_SHAPES["moons"]
-
-
-def _probe_spec(spec: JobSpec, patch: dict[str, object]) -> JobSpec:
-    return JobSpec.model_validate(merge_patch(spec.model_dump(mode="json"), patch))
 
 
 def test_probes_are_planned_only_when_the_loss_is_at_least_a_quarter_of_the_trivial_one() -> None:
@@ -40,17 +35,17 @@ def test_the_easier_probe_is_shallower_relu_batchnorm_adam_and_the_bigger_one_wi
         epochs=400,
         name="deep",
     )
-    easier = _probe_spec(spec, probe_patch(spec, ProbeKind.easier, MOONS, None) or {})
+    easier = patched_spec(spec, probe_patch(spec, ProbeKind.easier, MOONS, None) or {})
     assert easier.model.hidden == [32] and easier.model.activation == "relu" and easier.model.norm == "batch"
     assert (easier.optimizer.name, easier.optimizer.lr, easier.optimizer.nesterov) == ("adam", 0.001, False)
     assert easier.schedule.name == "constant" and easier.early_stopping is None
     assert easier.epochs == 50 and easier.dataset.validation.model_dump() == {"holdout": 0.2}
     assert not easier.diagnosis.probes and not easier.instrumentation.enabled
     assert easier.name == "easier probe of deep" and easier.dataset.name == spec.dataset.name
-    bigger = _probe_spec(spec, probe_patch(spec, ProbeKind.bigger, MOONS, None) or {})
+    bigger = patched_spec(spec, probe_patch(spec, ProbeKind.bigger, MOONS, None) or {})
     assert bigger.model.hidden == [64] * 5
     linear = make_spec(model={"hidden": []})
-    assert _probe_spec(linear, probe_patch(linear, ProbeKind.bigger, MOONS, None) or {}).model.hidden == [64, 64]
+    assert patched_spec(linear, probe_patch(linear, ProbeKind.bigger, MOONS, None) or {}).model.hidden == [64, 64]
 
 
 def test_no_easier_probe_for_a_job_that_already_uses_the_easy_recipe() -> None:
@@ -64,7 +59,7 @@ def test_the_bigger_probe_stays_within_the_parameter_limit() -> None:
     shape = DATASET_SHAPES["digits"]
     patch = probe_patch(spec, ProbeKind.bigger, shape, 200_000)
     assert patch is not None
-    assert count_parameters(_probe_spec(spec, patch), shape) <= 200_000
+    assert count_parameters(patched_spec(spec, patch), shape) <= 200_000
     assert probe_patch(spec, ProbeKind.bigger, shape, 100) is None  # nothing bigger fits: no probe
 
 

@@ -20,7 +20,7 @@ from tests.trainer.builders import train
 from trainer import FitResult
 from trainer.diagnose import data_facts, diagnose
 from trainer.diagnose.probes import settle
-from trainwell.diagnosis import Diagnosis, Probe, Verdict, merge_patch
+from trainwell.diagnosis import Diagnosis, Probe, Verdict, patched_spec
 from trainwell.spec import JobSpec
 
 REQUIRED_ACCURACY = 0.9
@@ -68,7 +68,7 @@ def outcomes() -> dict[str, Outcome]:
 
 def _run_probe(spec: JobSpec, probe: Probe) -> Probe:
     """What the worker does with a planned probe: train its spec, read its losses from the summary."""
-    result, _ = train(JobSpec.model_validate(merge_patch(spec.model_dump(mode="json"), probe.spec_patch)))
+    result, _ = train(patched_spec(spec, probe.spec_patch))
     return probe.with_outcome("succeeded", result.summary())
 
 
@@ -77,7 +77,7 @@ def _final(outcome: Outcome, name: str) -> float:
 
 
 def _contrast(scenario: Scenario, patch: dict[str, Any]) -> tuple[FitResult, dict[int, dict[str, list[float]]]]:
-    spec = JobSpec.model_validate(merge_patch(scenario.job_spec().model_dump(mode="json"), patch))
+    spec = patched_spec(scenario.job_spec(), patch)
     result, recorder = train(spec)
     return result, history_of(recorder)
 

@@ -27,7 +27,7 @@ from trainwell.diagnosis import (
     ProbeKind,
     Remedy,
     Severity,
-    merge_patch,
+    patched_spec,
 )
 from trainwell.model_size import DataShape, count_parameters
 from trainwell.spec import JobSpec
@@ -113,7 +113,7 @@ def probe_patch(spec: JobSpec, kind: ProbeKind, shape: DataShape, max_parameters
         recipe["model"] |= {"hidden": model.hidden[:1]}
         if model.kind == "cnn":
             recipe["model"]["channels"] = model.channels[:1]
-        probe = JobSpec.model_validate(merge_patch(spec.model_dump(mode="json"), recipe))
+        probe = patched_spec(spec, recipe)
         if (probe.model, probe.optimizer.name) == (model, optimizer.name) and optimizer.lr == 0.001:
             return None  # already the easy recipe: the probe would repeat the job
     else:
@@ -121,13 +121,13 @@ def probe_patch(spec: JobSpec, kind: ProbeKind, shape: DataShape, max_parameters
         recipe["model"]["hidden"] = [*widths, widths[-1]]
         if model.kind == "cnn":
             recipe["model"]["channels"] = [min(2 * channels, MAX_PROBE_CHANNELS) for channels in model.channels]
-        probe = JobSpec.model_validate(merge_patch(spec.model_dump(mode="json"), recipe))
+        probe = patched_spec(spec, recipe)
         while max_parameters is not None and count_parameters(probe, shape) > max_parameters:
             hidden = probe.model.hidden
             if max(hidden) <= 8:
                 return None  # even a narrow bigger model exceeds the service's limit: no bigger probe
             recipe["model"]["hidden"] = [max(8, width // 2) for width in hidden]
-            probe = JobSpec.model_validate(merge_patch(spec.model_dump(mode="json"), recipe))
+            probe = patched_spec(spec, recipe)
     name = f"{kind.value} probe of {spec.name}" if spec.name else f"{kind.value} probe"
     return {**recipe, "name": name[:200]}
 
@@ -182,49 +182,48 @@ def settle(diagnosis: Diagnosis, probes: Sequence[Probe]) -> Diagnosis:
 
 
 def _easier_finding(probe: Probe) -> Finding:
-    return Finding(
-        code=FindingCode.easier_probe_fits_better,
-        severity=Severity.critical,
-        title=(
-            f"a shallower, easier-to-optimize probe reached training loss {probe.train_loss:.3g} "
-            f"where this job reached {probe.original_train_loss:.3g}"
-        ),
-        evidence=_evidence(probe),
+    return _probe_finding(
+        probe,
+        FindingCode.easier_probe_fits_better,
+        "a shallower, easier-to-optimize probe reached training loss",
         explanation=(
             "The original model could represent what the probe found — a deeper network can mimic a shallower "
             "one — yet its training stopped higher. The obstacle is the optimization (depth, activation, "
             "normalization, optimizer or step size), not the model's capacity."
         ),
-        remedies=[
-            Remedy(
-                title="train it the way the easier probe did",
-                rationale="the probe's model and optimizer reached the lower training loss on the same data",
-                spec_patch=_remedy_patch(probe),
-            )
-        ],
+        remedy=(
+            "train it the way the easier probe did",
+            "the probe's model and optimizer reached the lower training loss on the same data",
+        ),
     )
 
 
 def _bigger_finding(probe: Probe) -> Finding:
-    return Finding(
-        code=FindingCode.bigger_probe_fits_better,
-        severity=Severity.critical,
-        title=(
-            f"only a bigger probe did much better: training loss {probe.train_loss:.3g} "
-            f"where this job reached {probe.original_train_loss:.3g}"
-        ),
-        evidence=_evidence(probe),
+    return _probe_finding(
+        probe,
+        FindingCode.bigger_probe_fits_better,
+        "only a bigger probe did much better: training loss",
         explanation=(
             "An easier-to-optimize model of the original's size did not fit the data better, but a bigger one "
             "did, on the validation rows too: the original model is too simple for this data."
         ),
-        remedies=[
-            Remedy(
-                title=f"the bigger probe's model: hidden {probe.spec_patch.get('model', {}).get('hidden')}",
-                rationale="the probe showed that this capacity fits the training and the validation data better",
-                spec_patch=_remedy_patch(probe),
-            )
-        ],
+        remedy=(
+            f"the bigger probe's model: hidden {probe.spec_patch.get('model', {}).get('hidden')}",
+            "the probe showed that this capacity fits the training and the validation data better",
+        ),
+    )
+
+
+def _probe_finding(probe: Probe, code: FindingCode, what: str, *, explanation: str, remedy: tuple[str, str]) -> Finding:
+    """A probe that decides the verdict: its losses beside the original's, its settings as the remedy."""
+    title, rationale = remedy
+    return Finding(
+        code=code,
+        severity=Severity.critical,
+        title=f"{what} {probe.train_loss:.3g} where this job reached {probe.original_train_loss:.3g}",
+        evidence=_evidence(probe),
+        explanation=explanation,
+        remedies=[Remedy(title=title, rationale=rationale, spec_patch=_remedy_patch(probe))],
     )
 
 
