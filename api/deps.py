@@ -2,8 +2,8 @@
 
 They are `async def` where they do no I/O: FastAPI runs every sync dependency in the thread pool,
 a thread hop each (~0.1–0.2 ms and a GIL hand-off), and a submission had six of them around its
-one sync endpoint. Now only the endpoint, a cache miss of the key lookup, and closing the session
-(which may roll back over the network) leave the event loop.
+one sync endpoint. Now only the endpoint, a cache miss of the key lookup, and closing a session
+still in a transaction (its rollback goes over the network) leave the event loop.
 """
 
 from __future__ import annotations
@@ -34,9 +34,12 @@ async def get_session() -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        # shielded: a client that hangs up cancels the request, and the connection must still go back
-        with anyio.CancelScope(shield=True):
-            await run_in_threadpool(session.close)
+        if not session.in_transaction():
+            session.close()  # it holds no connection (a commit returned it): nothing to send, no thread needed
+        else:
+            # shielded: a client that hangs up cancels the request, and the connection must still go back
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(session.close)
 
 
 async def settings() -> Settings:

@@ -1,9 +1,9 @@
 """Submission quotas: a clear 422 for a model too large, a 429 for too many jobs at once or
 too many submissions in a minute (with Retry-After).
 
-Counted in the database, not in process memory, so every API process sees the same
-numbers. Check and insert are not one transaction: concurrent submissions can pass a
-limit by the number of requests in flight, which a quota can afford.
+Counted in the database, not in process memory, so every API process sees the same numbers.
+The insert itself enforces the two counts (store/quotas.py); the counts are read only to say
+why a submission was refused.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from api.errors import ApiError
 from store.models import utcnow
 from store.principals import Caller
-from store.quotas import oldest_of_newest, usage
+from store.quotas import Limits, oldest_of_newest, usage
 from store.settings import Settings
 from trainwell.model_size import DataShape, count_parameters
 from trainwell.spec import JobSpec
@@ -24,7 +24,7 @@ from trainwell.spec import JobSpec
 WINDOW = timedelta(minutes=1)
 
 
-def check_quotas(*, session: Session, caller: Caller, spec: JobSpec, shape: DataShape, settings: Settings) -> None:
+def check_model_size(*, spec: JobSpec, shape: DataShape, settings: Settings) -> None:
     parameters = count_parameters(spec, shape)
     if parameters > settings.max_model_parameters:
         raise ApiError(
@@ -34,33 +34,37 @@ def check_quotas(*, session: Session, caller: Caller, spec: JobSpec, shape: Data
             "allowed (fewer or narrower hidden layers)",
             [{"field": "model", "message": "too many parameters", "parameters": parameters}],
         )
-    now = utcnow()
-    used = usage(
-        session=session,
+
+
+def submission_limits(*, caller: Caller, settings: Settings) -> Limits:
+    return Limits(
         principal_id=caller.principal_id,
-        since=now - WINDOW,
+        since=utcnow() - WINDOW,
         max_active=settings.max_active_jobs,
         max_recent=settings.submissions_per_minute,
     )
-    if used.active >= settings.max_active_jobs:
-        raise ApiError(
+
+
+def refusal(*, session: Session, limits: Limits) -> ApiError:
+    """The 429 for a submission the insert refused: which limit, and when to retry."""
+    used = usage(session=session, limits=limits)
+    if used.active >= limits.max_active:
+        return ApiError(
             429,
             "too_many_active_jobs",
-            f"{used.active} of your jobs are queued or running; at most {settings.max_active_jobs} at once — "
+            f"{used.active} of your jobs are queued or running; at most {limits.max_active} at once — "
             "wait for some to finish or cancel them",
             headers={"Retry-After": "30"},
         )
-    if used.recent >= settings.submissions_per_minute:
-        oldest = oldest_of_newest(
-            session=session,
-            principal_id=caller.principal_id,
-            since=now - WINDOW,
-            count=settings.submissions_per_minute,
-        )
-        retry_after = max(1, math.ceil(((oldest or now) + WINDOW - now).total_seconds()))
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"at most {settings.submissions_per_minute} submissions a minute; retry in {retry_after} s",
-            headers={"Retry-After": str(retry_after)},
-        )
+    now = utcnow()
+    oldest = oldest_of_newest(
+        session=session, principal_id=limits.principal_id, since=limits.since, count=limits.max_recent
+    )
+    # Both counts can be under their limits again by now (a job ended, the window moved): retry soon.
+    retry_after = max(1, math.ceil(((oldest or now) + WINDOW - now).total_seconds()))
+    return ApiError(
+        429,
+        "rate_limited",
+        f"at most {limits.max_recent} submissions a minute; retry in {retry_after} s",
+        headers={"Retry-After": str(retry_after)},
+    )

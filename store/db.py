@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,7 +42,7 @@ def make_engine(url: str) -> Engine:
         # lock instead of failing at once, and let readers run beside a writer (WAL).
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     else:
-        kwargs.update(pool_size=10, max_overflow=20, pool_timeout=5)
+        kwargs.update(pool_size=20, max_overflow=20, pool_timeout=5)
         # a dead database must surface as an error quickly, never as a hang
         kwargs["connect_args"] = {"connect_timeout": 3}
     engine = create_engine(url, **kwargs)
@@ -75,6 +75,15 @@ def session_factory() -> sessionmaker[Session]:
     if engine not in _sessionmakers:
         _sessionmakers[engine] = sessionmaker(engine, expire_on_commit=False)
     return _sessionmakers[engine]
+
+
+@contextmanager
+def autocommit_connection() -> Iterator[Connection]:
+    """A pooled connection on which each statement commits by itself: one round trip for a
+    one-statement write, where a transaction would add BEGIN and COMMIT (psycopg sends BEGIN
+    as a statement of its own)."""
+    with get_engine().execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+        yield connection
 
 
 @contextmanager

@@ -21,25 +21,32 @@ from store.models import Job, utcnow
 from trainwell.job import JobOrigin, JobStatus
 from trainwell.spec import JobSpec
 
+# The columns a new job's row sets; the rest keep their defaults or NULL until the job runs.
+NEW_JOB_COLUMNS = [
+    *("id", "principal_id", "name", "status", "spec", "queue", "origin", "parent_id", "idempotency_key"),
+    *("created_at", "enqueued_at", "attempt", "epoch", "epochs", "fold", "folds"),
+]
 
-def create_job(
+
+def new_job(
     *,
-    session: Session,
     principal_id: int,
     spec: JobSpec,
     queue: str,
     idempotency_key: str | None = None,
     origin: JobOrigin = JobOrigin.user,
     parent_id: str | None = None,
-) -> Job:
+    spec_json: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The row of a new queued job (NEW_JOB_COLUMNS); `spec_json` is the spec already dumped, if at hand."""
     validation = spec.dataset.validation
     now = utcnow()
-    values: dict[str, Any] = dict(
+    return dict(
         id=str(uuid.uuid4()),
         principal_id=principal_id,
         name=spec.name,
         status=JobStatus.queued.value,
-        spec=spec.model_dump(mode="json"),
+        spec=spec_json if spec_json is not None else spec.model_dump(mode="json"),
         queue=queue,
         origin=origin.value,
         parent_id=parent_id,
@@ -52,8 +59,20 @@ def create_job(
         fold=0,
         folds=getattr(validation, "kfold", 1),
     )
-    # A plain INSERT, not session.add + flush: the unit of work cost ~0.5 ms of a submission's CPU
-    # for one row it has nothing to track (bench/service.py). The returned Job is not in the session.
+
+
+def create_job(
+    *,
+    session: Session,
+    principal_id: int,
+    spec: JobSpec,
+    queue: str,
+    origin: JobOrigin = JobOrigin.user,
+    parent_id: str | None = None,
+) -> Job:
+    """Insert a queued job, with no quota (the service's own jobs: probes). The Job is not in the session."""
+    values = new_job(principal_id=principal_id, spec=spec, queue=queue, origin=origin, parent_id=parent_id)
+    # A plain INSERT, not session.add + flush: the unit of work has nothing to track for one new row.
     session.execute(insert(Job).values(**values))
     return Job(**values)
 

@@ -14,6 +14,7 @@ from celery import Celery
 from kombu import Queue
 
 from store.settings import Settings, get_settings
+from store.task_messages import RedisTaskSender
 
 TRAIN_TASK = "trainwell.train"
 LANDSCAPE_TASK = "trainwell.landscape"  # a finished job's loss landscape, on the queue of the job's device
@@ -76,9 +77,28 @@ def producer() -> Celery:
     return app
 
 
+class CelerySender:
+    """Sends through `Celery.send_task`: any broker (the embedded SQLAlchemy transport)."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def send(self, *, name: str, args: list[Any], queue: str, task_id: str | None = None) -> None:
+        self.app.send_task(name, args=args, queue=queue, task_id=task_id)
+
+
+@lru_cache
+def sender() -> CelerySender | RedisTaskSender:
+    """Redis (production) gets the lean sender: a submission's hottest step (store/task_messages.py)."""
+    url = get_settings().broker_url
+    if url.startswith(("redis://", "rediss://")):
+        return RedisTaskSender(producer(), url)
+    return CelerySender(producer())
+
+
 def enqueue_training(job_id: str, queue: str) -> None:
-    producer().send_task(TRAIN_TASK, args=[job_id], queue=queue, task_id=job_id)
+    sender().send(name=TRAIN_TASK, args=[job_id], queue=queue, task_id=job_id)
 
 
 def enqueue_landscape(job_id: str, queue: str) -> None:
-    producer().send_task(LANDSCAPE_TASK, args=[job_id], queue=queue)
+    sender().send(name=LANDSCAPE_TASK, args=[job_id], queue=queue)

@@ -216,14 +216,16 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "sine-20-rows-regression",
         Verdict.overfitting,
-        "20 noisy samples of sin(x) (noise 0.3) for a 128-128 MLP trained 300 epochs: it interpolates the noise",
+        "20 noisy samples of sin(x) (noise 0.3) for a 128-128 MLP trained 400 epochs: it interpolates the noise",
+        # lr 0.005: at 0.01 full-batch Adam oscillates late, and the last epoch's train loss landed
+        # anywhere in 0.036–0.074 across seeds; at 0.005 it is 0.031–0.033 (val/train 6.7–7.7×)
         _spec(
             "sine",
             data={"n_samples": 300, "noise": 0.3, "train_subset": 20},
             model={"hidden": [128, 128]},
-            optimizer={"name": "adam", "lr": 0.01},
+            optimizer={"name": "adam", "lr": 0.005},
             batch_size=20,
-            epochs=300,
+            epochs=400,
         ),
     ),
     # -- mismatch: the test features are shifted away from the training distribution -------------------

@@ -1,0 +1,70 @@
+"""Task messages sent straight to Redis: the bytes Celery and kombu would push, in one LPUSH.
+
+`Celery.send_task` cost ~0.4 ms of CPU a submission here, most of it not in the one LPUSH it
+makes: kombu's Redis channel builds a new `redis.Redis` client (and its ~170-entry response
+callback table) for every message, and the publish goes through Celery's signals, producer pool
+and retry wrapper (bench/service.py profile). The message itself is still Celery's own: its
+headers, properties and body come from `app.amqp.create_task_message` (task protocol 2), and the
+envelope is kombu's Redis-transport format (kombu/transport/virtual/base.py `prepare_message`,
+`_inplace_augment_message`; kombu/transport/redis.py `_put`). tests/store/test_task_messages.py
+checks that envelope against what `send_task` pushes, so a kombu upgrade that changes it fails CI.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from functools import cached_property
+from typing import Any
+
+import redis
+from celery import Celery
+from kombu.exceptions import OperationalError
+from kombu.utils.json import dumps
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+
+def redis_envelope(app: Celery, *, name: str, args: list[Any], queue: str, task_id: str) -> str:
+    """The JSON kombu's Redis transport stores for a task sent to `queue` (no priorities, direct routing)."""
+    # the arguments send_task gives it for a task sent by name with no options
+    message = app.amqp.create_task_message(task_id, name, args, {}, reply_to=app.thread_oid, ignore_result=None)
+    body = base64.b64encode(dumps(message.body).encode()).decode()
+    properties = {
+        **message.properties,  # correlation_id, reply_to
+        "delivery_mode": 2,  # persistent, as Celery's queues declare
+        "delivery_info": {"exchange": "", "routing_key": queue},
+        "priority": 0,
+        "body_encoding": "base64",
+        "delivery_tag": str(uuid.uuid4()),  # the key the consumer acks by
+    }
+    envelope = {
+        "body": body,
+        "content-encoding": "utf-8",
+        "content-type": "application/json",
+        "headers": message.headers,
+        "properties": properties,
+    }
+    return dumps(envelope)
+
+
+class RedisTaskSender:
+    """Sends tasks to the Redis broker at `url` through one pooled client (thread- and fork-safe)."""
+
+    def __init__(self, app: Celery, url: str) -> None:
+        self.app = app
+        self.url = url
+
+    @cached_property
+    def client(self) -> redis.Redis:
+        # A dead broker must fail the submit quickly (503 broker_unavailable), not hang it: two quick
+        # retries, as Celery's task_publish_retry_policy here (redis-py's own default backs off for seconds).
+        retry = Retry(ExponentialBackoff(cap=0.5, base=0.1), retries=2)
+        return redis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5, retry=retry)
+
+    def send(self, *, name: str, args: list[Any], queue: str, task_id: str | None = None) -> None:
+        envelope = redis_envelope(self.app, name=name, args=args, queue=queue, task_id=task_id or str(uuid.uuid4()))
+        try:
+            self.client.lpush(queue, envelope)
+        except redis.RedisError as error:
+            raise OperationalError(f"broker unavailable: {error}") from error
