@@ -19,9 +19,11 @@ from urllib.parse import urlsplit
 
 @dataclass
 class LoadResult:
-    latencies: list[float] = field(default_factory=list)  # seconds, one per request
+    latencies: list[float] = field(default_factory=list)  # seconds, one per timed request
+    warmup_latencies: list[float] = field(default_factory=list)  # each connection's first `warmup` requests
     statuses: dict[int, int] = field(default_factory=dict)
-    wall: float = 0.0
+    timed_from: float = 0.0  # perf_counter when the timed requests began
+    wall: float = 0.0  # seconds of the timed requests
 
     @property
     def errors(self) -> int:
@@ -38,11 +40,16 @@ def request_bytes(method: str, url: str, body: Any, headers: dict[str, str]) -> 
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
 
 
-async def _connection(url: str, requests: list[bytes], result: LoadResult) -> None:
+async def _connection(
+    url: str, requests: list[bytes], warmup: int, warmed: asyncio.Barrier, result: LoadResult
+) -> None:
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     try:
-        for request in requests:
+        for index, request in enumerate(requests):
+            if index == warmup and warmup:
+                await warmed.wait()  # the timed requests start when every connection is warm
+                result.timed_from = result.timed_from or time.perf_counter()
             began = time.perf_counter()
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
@@ -53,20 +60,25 @@ async def _connection(url: str, requests: list[bytes], result: LoadResult) -> No
                 if line.lower().startswith(b"content-length:")
             )
             await reader.readexactly(length)
-            result.latencies.append(time.perf_counter() - began)
+            (result.latencies if index >= warmup else result.warmup_latencies).append(time.perf_counter() - began)
             result.statuses[status] = result.statuses.get(status, 0) + 1
     finally:
         writer.close()
 
 
-async def _run(url: str, per_connection: list[list[bytes]]) -> LoadResult:
+async def _run(url: str, per_connection: list[list[bytes]], warmup: int) -> LoadResult:
     result = LoadResult()
+    warmed = asyncio.Barrier(len(per_connection))
     began = time.perf_counter()
-    await asyncio.gather(*(_connection(url, requests, result) for requests in per_connection))
-    result.wall = time.perf_counter() - began
+    await asyncio.gather(*(_connection(url, requests, warmup, warmed, result) for requests in per_connection))
+    result.wall = time.perf_counter() - (result.timed_from or began)
     return result
 
 
-def hammer(url: str, per_connection: list[list[bytes]]) -> LoadResult:
-    """Send each connection's requests in order, all connections at once; return every latency."""
-    return asyncio.run(_run(url, per_connection))
+def hammer(url: str, per_connection: list[list[bytes]], warmup: int = 0) -> LoadResult:
+    """Send each connection's requests in order, all connections at once. The first `warmup` requests of
+    each connection (connecting, a client's first contact) are timed apart, and the rest start together
+    once every connection is through them."""
+    if any(len(requests) <= warmup for requests in per_connection):
+        raise ValueError(f"each connection needs more than its {warmup} warm-up requests")
+    return asyncio.run(_run(url, per_connection, warmup))

@@ -7,6 +7,7 @@ the worker or torch (DESIGN.md).
 
 from __future__ import annotations
 
+import asyncio
 from functools import lru_cache
 from typing import Any
 
@@ -86,6 +87,10 @@ class CelerySender:
     def send(self, *, name: str, args: list[Any], queue: str, task_id: str | None = None) -> None:
         self.app.send_task(name, args=args, queue=queue, task_id=task_id)
 
+    async def send_async(self, *, name: str, args: list[Any], queue: str, task_id: str | None = None) -> None:
+        # kombu is synchronous: a thread keeps the event loop free while it sends
+        await asyncio.to_thread(self.send, name=name, args=args, queue=queue, task_id=task_id)
+
 
 @lru_cache
 def sender() -> CelerySender | RedisTaskSender:
@@ -98,6 +103,11 @@ def sender() -> CelerySender | RedisTaskSender:
 
 def enqueue_training(job_id: str, queue: str) -> None:
     sender().send(name=TRAIN_TASK, args=[job_id], queue=queue, task_id=job_id)
+
+
+async def enqueue_training_async(job_id: str, queue: str) -> None:
+    """enqueue_training from the event loop (the API's submission path)."""
+    await sender().send_async(name=TRAIN_TASK, args=[job_id], queue=queue, task_id=job_id)
 
 
 def enqueue_landscape(job_id: str, queue: str) -> None:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, insert, select
+from sqlalchemy import Select, bindparam, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
 
@@ -65,11 +66,11 @@ def _statements() -> tuple[Select[int, int], ReturningInsert[str]]:
 _USAGE, _INSERT_WITHIN_LIMITS = _statements()
 
 
-def insert_within_limits(*, connection: Connection, job: dict[str, Any], limits: Limits) -> bool:
+async def insert_within_limits(*, connection: AsyncConnection, job: dict[str, Any], limits: Limits) -> bool:
     """Insert the job row (NEW_JOB_COLUMNS) unless its principal is at a limit; True when inserted."""
     if job["principal_id"] != limits.principal_id:
         raise ValueError("a job is counted against its own principal's limits")
-    result = connection.execute(_INSERT_WITHIN_LIMITS, {**job, **limits.counts_to(), "since": limits.since})
+    result = await connection.execute(_INSERT_WITHIN_LIMITS, {**job, **limits.counts_to(), "since": limits.since})
     return result.first() is not None
 
 

@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import Any
 
 import redis
+import redis.asyncio
 from celery import Celery
 from kombu.exceptions import OperationalError
 from kombu.utils.json import dumps
@@ -49,22 +50,37 @@ def redis_envelope(app: Celery, *, name: str, args: list[Any], queue: str, task_
 
 
 class RedisTaskSender:
-    """Sends tasks to the Redis broker at `url` through one pooled client (thread- and fork-safe)."""
+    """Sends tasks to the Redis broker at `url` through pooled clients: `send` from any thread (fork-safe),
+    `send_async` from the event loop that first used it (the API process's)."""
 
     def __init__(self, app: Celery, url: str) -> None:
         self.app = app
         self.url = url
 
-    @cached_property
-    def client(self) -> redis.Redis:
+    def _client_options(self) -> dict[str, Any]:
         # A dead broker must fail the submit quickly (503 broker_unavailable), not hang it: two quick
         # retries, as Celery's task_publish_retry_policy here (redis-py's own default backs off for seconds).
         retry = Retry(ExponentialBackoff(cap=0.5, base=0.1), retries=2)
-        return redis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5, retry=retry)
+        return {"socket_connect_timeout": 2, "socket_timeout": 5, "retry": retry}
+
+    @cached_property
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url, **self._client_options())
+
+    @cached_property
+    def async_client(self) -> redis.asyncio.Redis:
+        return redis.asyncio.Redis.from_url(self.url, **self._client_options())
 
     def send(self, *, name: str, args: list[Any], queue: str, task_id: str | None = None) -> None:
         envelope = redis_envelope(self.app, name=name, args=args, queue=queue, task_id=task_id or str(uuid.uuid4()))
         try:
             self.client.lpush(queue, envelope)
+        except redis.RedisError as error:
+            raise OperationalError(f"broker unavailable: {error}") from error
+
+    async def send_async(self, *, name: str, args: list[Any], queue: str, task_id: str | None = None) -> None:
+        envelope = redis_envelope(self.app, name=name, args=args, queue=queue, task_id=task_id or str(uuid.uuid4()))
+        try:
+            await self.async_client.lpush(queue, envelope)
         except redis.RedisError as error:
             raise OperationalError(f"broker unavailable: {error}") from error

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from api.deps import CallerDep, SessionDep, SettingsDep, refuse_nul_parameters
@@ -27,7 +28,7 @@ router = APIRouter(
     response_model=Job,
     responses=error_responses(404, 409, 429),
 )
-def run_remedy(
+async def run_remedy(
     job_id: str,
     code: str,
     session: SessionDep,
@@ -37,6 +38,20 @@ def run_remedy(
     index: Annotated[int, Query(ge=0, description="which of the finding's remedies; the first by default")] = 0,
 ) -> Job:
     """Launch the job that applies a remedy of the finding `code` (see GET …/diagnosis)."""
+    spec = await run_in_threadpool(_remedy_spec, session, caller, job_id, code, index)
+    return await submit_job(
+        session=session,
+        caller=caller,
+        settings=settings,
+        spec=spec,
+        response=response,
+        origin=JobOrigin.remedy,
+        parent_id=job_id,
+    )
+
+
+def _remedy_spec(session: SessionDep, caller: CallerDep, job_id: str, code: str, index: int) -> JobSpec:
+    """The caller's job's spec with the remedy's patch applied (404 for a foreign job or unknown remedy)."""
     job = own_job(session, caller, job_id)
     diagnosis = get_diagnosis(session=session, job_id=job.id)
     if diagnosis is None or diagnosis.status is DiagnosisStatus.pending:
@@ -55,17 +70,8 @@ def run_remedy(
     patched: dict[str, Any] = merge_patch(job.spec, remedy.spec_patch)
     patched["name"] = remedy.title[:200]
     try:
-        spec = JobSpec.model_validate(patched)
+        return JobSpec.model_validate(patched)
     except ValidationError as error:  # a remedy that yields an invalid spec is our bug, but say what it is
         raise ApiError(
             422, "invalid_remedy", f"the remedy's patched spec is invalid: {error.errors()[0]['msg']}"
         ) from None
-    return submit_job(
-        session=session,
-        caller=caller,
-        settings=settings,
-        spec=spec,
-        response=response,
-        origin=JobOrigin.remedy,
-        parent_id=job.id,
-    )

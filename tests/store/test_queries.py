@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,12 +12,13 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import jobs as job_store
-from store.db import make_engine
+from store.db import autocommit_connection, make_async_engine, make_engine
 from store.metrics import MetricRow, latest_values, read_series, record_metrics
 from store.migrate import upgrade_database
-from store.models import LatestMetric, Metric
+from store.models import Job, LatestMetric, Metric
 from store.principals import authenticate, create_key, get_or_create_principal, revoke_key
 from store.probes import create_probe_jobs, refreshed_probes, settleable_jobs
+from store.quotas import Limits, Usage, insert_within_limits, usage
 from tests.stack import postgres_database
 from trainwell.diagnosis import Diagnosis, DiagnosisStatus, Probe, ProbeKind, Verdict
 from trainwell.job import JobStatus
@@ -135,3 +138,51 @@ def test_a_probing_diagnosis_is_settleable_once_every_probe_job_has_ended(sessio
     assert settleable_jobs(session=session) == [parent.id]
     probes = refreshed_probes(session=session, probes=diagnosis.probes)
     assert [p.status for p in probes] == ["cancelled", "cancelled"] and all(p.finished for p in probes)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+        upgrade_database(url)
+        yield url
+    else:
+        with postgres_database() as url:
+            upgrade_database(url)
+            yield url
+
+
+def test_a_submission_is_stored_only_under_its_principals_limits(database_url: str) -> None:
+    engine = make_engine(database_url)
+    with sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
+        mine = get_or_create_principal(session=session, name="mine").id
+        other = get_or_create_principal(session=session, name="other").id
+    spec = JobSpec.model_validate({"dataset": {"name": "iris"}, "epochs": 1})
+    now = datetime.now(UTC)
+
+    def limits(principal_id: int, *, max_active: int = 100, max_recent: int = 100) -> Limits:
+        return Limits(
+            principal_id=principal_id, since=now - timedelta(minutes=1), max_active=max_active, max_recent=max_recent
+        )
+
+    async def submit(principal_id: int, limit: Limits) -> bool:
+        row = job_store.new_job(principal_id=principal_id, spec=spec, queue="train")
+        async_engine = make_async_engine(database_url)
+        try:
+            async with autocommit_connection(async_engine) as connection:
+                return await insert_within_limits(connection=connection, job=row, limits=limit)
+        finally:
+            await async_engine.dispose()
+
+    assert all(asyncio.run(submit(mine, limits(mine, max_active=3))) for _ in range(3))
+    assert not asyncio.run(submit(mine, limits(mine, max_active=3))), "at the active limit: refused"
+    assert asyncio.run(submit(other, limits(other, max_active=3))), "another principal's jobs do not count"
+    assert not asyncio.run(submit(mine, limits(mine, max_recent=3))), "at the rate limit: refused"
+    with sessionmaker(engine)() as session:
+        assert usage(session=session, limits=limits(mine)) == Usage(active=3, recent=3)
+        assert usage(session=session, limits=limits(mine, max_active=2, max_recent=1)) == Usage(active=2, recent=1)
+        ids = session.scalars(select(Job.id).where(Job.principal_id == mine)).all()
+        job_store.request_cancel(session=session, job=session.get_one(Job, ids[0]))
+        session.commit()
+    assert asyncio.run(submit(mine, limits(mine, max_active=3))), "a cancelled job frees its slot"
+    engine.dispose()
