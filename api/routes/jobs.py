@@ -134,6 +134,7 @@ async def submit_job(
         async with autocommit_connection() as connection:
             inserted = await insert_within_limits(connection=connection, job=row, limits=limits)
     except IntegrityError:  # a concurrent request with the same key won the insert
+        await run_in_threadpool(session.rollback)  # read past the snapshot our first lookup may hold
         existing = await run_in_threadpool(
             _replay, session, caller.principal_id, idempotency_key or "", spec_json, response
         )

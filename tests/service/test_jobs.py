@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from tests.stack import Stack, finished, wait_for
 
@@ -109,6 +111,27 @@ def test_idempotency_key_makes_one_job(stack: Stack) -> None:
         changed = client.post("/v1/jobs", json={**TINY_DIGITS, "epochs": 2}, headers=headers)
         assert changed.status_code == 409 and changed.json()["error"]["code"] == "idempotency_conflict"
         wait_for(client, first.json()["id"], finished)
+
+
+def test_concurrent_submits_with_one_idempotency_key_make_one_job(stack: Stack) -> None:
+    key = stack.new_key("racing-retries")
+    headers = {"Idempotency-Key": f"race-{time.time_ns()}"}
+    body = {**TINY_DIGITS, "name": "raced", "epochs": 1}
+    start = threading.Barrier(8)
+
+    def submit(_: int) -> tuple[int, str]:
+        with stack.client(key) as client:
+            start.wait()  # all eight at once: the losers of the insert race must replay the winner's job
+            response = client.post("/v1/jobs", json=body, headers=headers)
+            return response.status_code, response.json().get("id", response.text)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(submit, range(8)))
+    assert {status for status, _ in results} == {201}, results
+    assert len({job_id for _, job_id in results}) == 1
+    with stack.client(key) as client:
+        assert [j["id"] for j in client.get("/v1/jobs").json()["data"]] == [results[0][1]]
+        wait_for(client, results[0][1], finished)
 
 
 def test_jobs_carry_their_diagnosis_verdict_once_diagnosed(stack: Stack) -> None:
