@@ -22,9 +22,10 @@ import httpx
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from api.serve import worker_command
+from api.serve import api_command, wait_until_serving, worker_command
 from store.db import make_engine
 from store.principals import create_key, get_or_create_principal
+from store.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -193,25 +194,11 @@ class Services:
         return httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
 
     def start_api(self, *, workers: int = 1) -> None:
-        port = self.base_url.rsplit(":", 1)[1]
-        processes = ["--workers", str(workers)] if workers > 1 else []
+        """The API as `make run` starts it (api.serve.api_command), on this stack's port."""
+        command = api_command(Settings(port=int(self.base_url.rsplit(":", 1)[1]), api_workers=workers))
         with open(self.tmp / "api.log", "ab") as log:
-            self.api = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "api.main:app", "--port", port, "--no-access-log", *processes],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.base_url}/healthz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and self.api.poll() is None, "the API did not start"
-            time.sleep(0.1)
+            self.api = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        assert wait_until_serving(f"{self.base_url}/healthz", self.api), "the API did not start"
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         """A Celery worker in its own process group (so a test can kill -9 all of it); returns once it consumes."""
