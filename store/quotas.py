@@ -33,10 +33,13 @@ class Limits:
     max_recent: int  # jobs created since `since`
 
     def params(self) -> dict[str, Any]:
-        return {"principal_id": self.principal_id, "since": self.since, **self.counts_to()}
-
-    def counts_to(self) -> dict[str, int]:
-        return {"max_active": self.max_active, "max_recent": self.max_recent}
+        """The bound parameters both statements read."""
+        return {
+            "principal_id": self.principal_id,
+            "since": self.since,
+            "max_active": self.max_active,
+            "max_recent": self.max_recent,
+        }
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ async def insert_within_limits(*, connection: AsyncConnection, job: dict[str, An
     """Insert the job row (NEW_JOB_COLUMNS) unless its principal is at a limit; True when inserted."""
     if job["principal_id"] != limits.principal_id:
         raise ValueError("a job is counted against its own principal's limits")
-    result = await connection.execute(_INSERT_WITHIN_LIMITS, {**job, **limits.counts_to(), "since": limits.since})
+    result = await connection.execute(_INSERT_WITHIN_LIMITS, {**job, **limits.params()})
     return result.first() is not None
 
 

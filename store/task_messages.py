@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
@@ -72,15 +74,21 @@ class RedisTaskSender:
         return redis.asyncio.Redis.from_url(self.url, **self._client_options())
 
     def send(self, *, name: str, args: list[Any], queue: str, task_id: str | None = None) -> None:
-        envelope = redis_envelope(self.app, name=name, args=args, queue=queue, task_id=task_id or str(uuid.uuid4()))
-        try:
-            self.client.lpush(queue, envelope)
-        except redis.RedisError as error:
-            raise OperationalError(f"broker unavailable: {error}") from error
+        with _broker_errors():
+            self.client.lpush(queue, self._envelope(name, args, queue, task_id))
 
     async def send_async(self, *, name: str, args: list[Any], queue: str, task_id: str | None = None) -> None:
-        envelope = redis_envelope(self.app, name=name, args=args, queue=queue, task_id=task_id or str(uuid.uuid4()))
-        try:
-            await self.async_client.lpush(queue, envelope)
-        except redis.RedisError as error:
-            raise OperationalError(f"broker unavailable: {error}") from error
+        with _broker_errors():
+            await self.async_client.lpush(queue, self._envelope(name, args, queue, task_id))
+
+    def _envelope(self, name: str, args: list[Any], queue: str, task_id: str | None) -> str:
+        return redis_envelope(self.app, name=name, args=args, queue=queue, task_id=task_id or str(uuid.uuid4()))
+
+
+@contextmanager
+def _broker_errors() -> Iterator[None]:
+    """redis-py's errors as kombu's OperationalError, which the API answers with 503 broker_unavailable."""
+    try:
+        yield
+    except redis.RedisError as error:
+        raise OperationalError(f"broker unavailable: {error}") from error

@@ -134,9 +134,8 @@ async def submit_job(
         async with autocommit_connection() as connection:
             inserted = await insert_within_limits(connection=connection, job=row, limits=limits)
     except IntegrityError:  # a concurrent request with the same key won the insert
-        await run_in_threadpool(session.rollback)  # read past the snapshot our first lookup may hold
         existing = await run_in_threadpool(
-            _replay, session, caller.principal_id, idempotency_key or "", spec_json, response
+            _replay_winner, session, caller.principal_id, idempotency_key or "", spec_json, response
         )
         if existing is None:
             raise
@@ -149,6 +148,14 @@ async def submit_job(
         await run_in_threadpool(_forget, session, row["id"])
         raise
     return _job_resource(models.Job(**row), None, spec)  # a new job: no verdict to look up, the spec validated
+
+
+def _replay_winner(
+    session: SessionDep, principal_id: int, key: str, spec_json: dict[str, Any], response: Response
+) -> Job | None:
+    """_replay after losing the insert race: rolled back first, so no snapshot of our first lookup hides the winner."""
+    session.rollback()
+    return _replay(session, principal_id, key, spec_json, response)
 
 
 def _uploaded_shape(session: SessionDep, caller: CallerDep, spec: JobSpec) -> DataShape:
