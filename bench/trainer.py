@@ -7,6 +7,11 @@ The machine is noisy, so the variants are interleaved within each round (in rota
 figure is the median of the per-round ratios. Peak RSS is measured in fresh subprocesses (the median
 of three per variant), because ru_maxrss never goes down within a process.
 
+`python -m bench.trainer --device cuda` runs the same comparison on a GPU (written to
+trainer_cuda.json): every variant's tensors and model live on the GPU, W2 trains GPU_W2_EPOCHS epochs
+(one epoch there is a fraction of a second), a bf16-autocast run of fit is timed beside them, and W2's
+peak GPU memory (torch.cuda.max_memory_allocated) stands in for peak RSS.
+
 Torch runs on THREADS intra-op threads. One by default: on the shared 2-core machine this was written
 on, two OpenMP threads made single runs swing by up to 10× whenever another process woke up (the
 per-round ratios ranged 0.38–10.9), which drowns a 5% question. One thread makes each step slower,
@@ -36,6 +41,8 @@ from trainer import fit
 from trainwell.spec import JobSpec
 
 RESULTS = Path(__file__).parent / "results" / "trainer.json"
+CUDA_RESULTS = Path(__file__).parent / "results" / "trainer_cuda.json"
+GPU_W2_EPOCHS = 5
 THREADS = 1
 RSS_RUNS = 3
 W2_ID = "ds_00000000000000b2"
@@ -75,9 +82,12 @@ def write_w2(data_dir: Path) -> None:
     np.savez(data_dir / "datasets" / f"{W2_ID}.npz", X=X, y=y, task=np.array("classification"))
 
 
-def spec_for(workload: str, instrumented: bool) -> JobSpec:
+def spec_for(workload: str, instrumented: bool, device: str = "cpu", precision: str = "fp32") -> JobSpec:
     spec = dict(WORKLOADS[workload]["spec"])
     spec["instrumentation"] = {"enabled": instrumented}
+    spec["device"], spec["precision"] = device, precision
+    if device == "cuda" and workload == "W2":
+        spec["epochs"] = GPU_W2_EPOCHS
     return JobSpec.model_validate(spec)
 
 
@@ -87,6 +97,7 @@ def spec_for(workload: str, instrumented: bool) -> JobSpec:
 def hand_loop(spec: JobSpec, data_dir: Path) -> float:
     """Load, split 80/20 twice, standardize, train with randperm batches, evaluate val and test every epoch."""
     torch.manual_seed(spec.seed)
+    device = torch.device(spec.device)
     if spec.dataset.name == "digits":
         X, y = load_digits(return_X_y=True)
     else:
@@ -98,7 +109,10 @@ def hand_loop(spec: JobSpec, data_dir: Path) -> float:
     std[std == 0] = 1
 
     def tensors(X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.from_numpy(((X - mean) / std).astype(np.float32)), torch.from_numpy(y.astype(np.int64))
+        return (
+            torch.from_numpy(((X - mean) / std).astype(np.float32)).to(device),
+            torch.from_numpy(y.astype(np.int64)).to(device),
+        )
 
     (Xtr, ytr), (Xv, yv), (Xte, yte) = tensors(X_train, y_train), tensors(X_val, y_val), tensors(X_test, y_test)
     layers: list[nn.Module] = []
@@ -110,14 +124,14 @@ def hand_loop(spec: JobSpec, data_dir: Path) -> float:
             nn.ReLU(),
         ]
         width = hidden
-    model = nn.Sequential(*layers, nn.Linear(width, int(y.max()) + 1))
+    model = nn.Sequential(*layers, nn.Linear(width, int(y.max()) + 1)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.optimizer.lr)
     loss_fn = nn.CrossEntropyLoss()
     n, size = len(Xtr), spec.batch_size
     for _ in range(spec.epochs):
         model.train()
-        total, correct = torch.zeros(()), torch.zeros((), dtype=torch.long)
-        order = torch.randperm(n)
+        total, correct = torch.zeros((), device=device), torch.zeros((), dtype=torch.long, device=device)
+        order = torch.randperm(n, device=device)
         for start in range(0, n, size):
             rows = order[start : start + size]
             xb, yb = Xtr[rows], ytr[rows]
@@ -134,22 +148,28 @@ def hand_loop(spec: JobSpec, data_dir: Path) -> float:
             for Xs, ys in ((Xv, yv), (Xte, yte)):
                 out = model(Xs)
                 scores += [loss_fn(out, ys), (out.argmax(1) == ys).float().mean()]
-            torch.stack([s.float() for s in scores]).tolist()
+            torch.stack([s.float() for s in scores]).tolist()  # one host sync per epoch, as fit does
     return 0.0
 
 
 def timed(run: Callable[[], object]) -> float:
     started = time.perf_counter()
     run()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()  # a variant's time includes the kernels it queued
     return time.perf_counter() - started
 
 
 def lightning_available() -> bool:
+    return lightning_version() is not None
+
+
+def lightning_version() -> str | None:
     try:
-        import lightning  # noqa: F401
+        import lightning
     except ImportError:
-        return False
-    return True
+        return None
+    return str(lightning.__version__)
 
 
 def lightning_loop(spec: JobSpec, data_dir: Path) -> float:
@@ -201,7 +221,8 @@ def lightning_loop(spec: JobSpec, data_dir: Path) -> float:
 
     trainer = L.Trainer(
         max_epochs=spec.epochs,
-        accelerator="cpu",
+        accelerator="gpu" if spec.device == "cuda" else "cpu",
+        devices=1,
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -212,13 +233,16 @@ def lightning_loop(spec: JobSpec, data_dir: Path) -> float:
     return 0.0
 
 
-def measure(workload: str, data_dir: Path) -> dict[str, Any]:
-    plain, instrumented = spec_for(workload, False), spec_for(workload, True)
+def measure(workload: str, data_dir: Path, device: str = "cpu") -> dict[str, Any]:
+    plain, instrumented = spec_for(workload, False, device), spec_for(workload, True, device)
     variants: dict[str, Callable[[], object]] = {
         "hand": lambda: hand_loop(plain, data_dir),
         "plain": lambda: fit(plain, data_dir=data_dir),
         "instrumented": lambda: fit(instrumented, data_dir=data_dir),
     }
+    if device == "cuda":
+        bf16 = spec_for(workload, True, device, "bf16")
+        variants["bf16"] = lambda: fit(bf16, data_dir=data_dir)
     if lightning_available():
         variants["lightning"] = lambda: lightning_loop(plain, data_dir)
     for run in variants.values():
@@ -236,6 +260,7 @@ def measure(workload: str, data_dir: Path) -> dict[str, Any]:
         "ratio_range": {name: [round(min(r), 3), round(max(r), 3)] for name, r in ratios.items()},
         "seconds_median": {name: round(statistics.median(s), 3) for name, s in seconds.items()},
         "rounds": WORKLOADS[workload]["rounds"],
+        "epochs": plain.epochs,
     }
 
 
@@ -269,38 +294,68 @@ def _peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def main() -> dict[str, Any]:
+def peak_gpu_memory(variant: str, data_dir: Path) -> int:
+    """Peak bytes allocated on the GPU by one W2 run (instrumented, as the RSS figure is)."""
+    spec = spec_for("W2", instrumented=True, device="cuda")
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    hand_loop(spec, data_dir) if variant == "hand" else fit(spec, data_dir=data_dir)
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated()
+
+
+def main(device: str = "cpu") -> dict[str, Any]:
     torch.set_num_threads(THREADS)
     results: dict[str, Any] = {
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        "lightning": lightning_available(),
+        "lightning": lightning_version(),
+        "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
     }
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         write_w2(data_dir)
-        runs = [(peak_rss("hand", data_dir), peak_rss("fit", data_dir)) for _ in range(RSS_RUNS)]
-        hand, trainer = (statistics.median(r[i] for r in runs) for i in (0, 1))
+        if device == "cpu":
+            runs = [(peak_rss("hand", data_dir), peak_rss("fit", data_dir)) for _ in range(RSS_RUNS)]
+            hand, trainer = (statistics.median(r[i] for r in runs) for i in (0, 1))
         for workload in WORKLOADS:
-            results[workload] = measure(workload, data_dir)
-        results["W2"]["rss_ratio"] = round(trainer / hand, 3)
-        results["W2"]["rss_mib"] = {"hand": round(hand / 1024), "fit": round(trainer / 1024)}
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+            results[workload] = measure(workload, data_dir, device)
+        if device == "cpu":
+            results["W2"]["rss_ratio"] = round(trainer / hand, 3)
+            results["W2"]["rss_mib"] = {"hand": round(hand / 1024), "fit": round(trainer / 1024)}
+        else:  # after the timed runs: their warm-up already paid the allocator's and the kernels' first costs
+            hand, trainer = peak_gpu_memory("hand", data_dir), peak_gpu_memory("fit", data_dir)
+            results["W2"]["gpu_memory_ratio"] = round(trainer / hand, 3)
+            results["W2"]["gpu_memory_mib"] = {"hand": round(hand / 2**20), "fit": round(trainer / 2**20)}
+    path = RESULTS if device == "cpu" else CUDA_RESULTS
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+    print(f"wrote {path}")
+    return results
+
+
+def print_table(results: dict[str, Any]) -> None:
+    memory = "rss" if results["device"] == "cpu" else "gpu mem"
     print(
-        f"{'workload':<9}{'plain':>8}{'instr.':>8}{'lightning':>11}{'rss':>7}   (× a hand-written loop; median of paired rounds)"
+        f"{'workload':<9}{'plain':>8}{'instr.':>8}{'bf16':>7}{'lightning':>11}{memory:>9}"
+        f"   (× a hand-written loop on {results['device']}; median of paired rounds)"
     )
     for workload in WORKLOADS:
         row = results[workload]
+        bf16 = f"{row['ratio_bf16']:.3f}" if "ratio_bf16" in row else "-"
         lightning = "n/a" if row["ratio_lightning"] is None else f"{row['ratio_lightning']:.2f}"
-        rss = f"{row['rss_ratio']:.2f}" if "rss_ratio" in row else "-"
-        print(f"{workload:<9}{row['ratio_plain']:>8.3f}{row['ratio_instrumented']:>8.3f}{lightning:>11}{rss:>7}")
-    print(f"wrote {RESULTS}")
-    return results
+        peak = row.get("rss_ratio", row.get("gpu_memory_ratio"))
+        print(
+            f"{workload:<9}{row['ratio_plain']:>8.3f}{row['ratio_instrumented']:>8.3f}{bf16:>7}{lightning:>11}"
+            f"{'-' if peak is None else f'{peak:.2f}':>9}"
+        )
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--rss":
         _rss_child(sys.argv[2], Path(sys.argv[3]))
+    elif sys.argv[1:] == ["--device", "cuda"]:
+        main("cuda")
     else:
         main()

@@ -71,7 +71,8 @@ class FitResult:
     task: Task
     message: str = ""
     fold_count: int = 1  # folds the job has (k for k-fold), even when it stopped early
-    # Weights the run ended with (the best ones when early stopping restored them); for k-fold, the last fold's.
+    # Weights the run ended with (the best ones when early stopping restored them), on the training device;
+    # for k-fold, the last fold's.
     state_dict: dict[str, Tensor] | None = field(default=None, repr=False)
 
     def summary(self) -> dict[str, Any]:

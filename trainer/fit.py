@@ -40,7 +40,8 @@ def fit(
         raise ValueError(f"checkpoint {path} was written for a different job spec; remove it to start afresh")
     folds = fold_count(spec.dataset)
     done = [FoldResult.from_dict(fold) for fold in saved["completed_folds"]] if saved else []
-    state_dict = saved["model"] if saved else None
+    # a checkpoint loads onto the CPU; the weights a fit returns live on its training device either way
+    state_dict = {name: tensor.to(device) for name, tensor in saved["model"].items()} if saved else None
     callbacks.on_fit_start(folds=folds, epochs=spec.epochs)
 
     for fold, data in enumerate(fold_data(dataset, spec.dataset)):

@@ -121,8 +121,11 @@ def test_curvature_of_a_trained_job_with_batchnorm_dropout_and_a_cnn(model: dict
     assert curvature.skipped_reason is None and curvature.critical_point is not None
     assert curvature.lambda_max is not None and curvature.lambda_max > 0
     assert curvature.hvp_count <= BUDGET.max_products and curvature.subset_rows == len(data.y_train)
-    # evaluated in eval mode at fixed weights: the same numbers again
+    # evaluated in eval mode at fixed weights: the same numbers again (dropout or batch statistics left
+    # on would move them by far more). Exactly the same on CPU; on a GPU, cuDNN's convolution backward
+    # sums in no fixed order: the CNN's λmax differed by 1.1e-7 relative on an H200 (stop 11).
     again = job_curvature(
         spec, result.state_dict, dataset, data, loss_scale=facts_of(spec, dataset, data).trivial_loss, budget=BUDGET
     )
-    assert again.lambda_max == curvature.lambda_max and again.lambda_min == curvature.lambda_min
+    assert again.lambda_max == pytest.approx(curvature.lambda_max, rel=1e-5)
+    assert again.lambda_min == pytest.approx(curvature.lambda_min, rel=1e-5)
