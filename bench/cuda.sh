@@ -4,7 +4,11 @@
 #   bash bench/cuda.sh OUTDIR
 # 1. the CUDA-marked tests (bf16 training, bf16 vs fp32, a W2 epoch, resume on the GPU);
 # 2. bench/trainer.py on the GPU → bench/results/trainer_cuda.json;
-# 3. the trainer, diagnosis and scenario suites with device "auto", i.e. on the GPU.
+# 3. the trainer, diagnosis and scenario suites with device "auto", i.e. on the GPU;
+# 4. tests/service/test_gpu.py on the embedded stack (`make run`'s process tree): jobs, a diagnosis
+#    and a landscape trained and computed on the GPU in forked processes. It needs the service's
+#    runtime packages the image lacks, carried as cp312 wheels too (stop 11 carried 37, 17 MB:
+#    the closure of pyproject's dependencies minus the image's package list in KINDS.md).
 # Only torch-level tests run: --confcutdir keeps tests/conftest.py (the service stack, which needs
 # PostgreSQL, Redis and the service's packages) out, and the sibling folders' conftests in.
 set -uo pipefail
@@ -18,3 +22,4 @@ python3 -m bench.trainer --device cuda 2>&1 | tee "$out/bench_cuda.log"
 cp bench/results/trainer_cuda.json "$out/"
 timeout "${SUITE_SECONDS:-240}" "${pytest[@]}" tests/trainer tests/diagnose tests/scenarios -q -rf 2>&1 |
     tee "$out/pytest_suites_on_gpu.log"
+python3 -m pytest -p no:cacheprovider tests/service/test_gpu.py -k embedded -v -rfE 2>&1 | tee "$out/pytest_service_on_gpu.log"

@@ -174,6 +174,30 @@ def finished(job: dict[str, Any]) -> bool:
     return job.get("status") in {"succeeded", "failed", "cancelled"}
 
 
+def wait_for_diagnosis(client: httpx.Client, job_id: str, timeout: float = 120.0) -> dict[str, Any]:
+    """Poll the job's diagnosis until it is ready (every finished job gets one)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get(f"/v1/jobs/{job_id}/diagnosis")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        if body["status"] == "ready":
+            return body
+        assert time.monotonic() < deadline, f"no diagnosis for {job_id} in {timeout}s: {body}"
+        time.sleep(0.2)
+
+
+def wait_for_landscape(client: httpx.Client, job_id: str, timeout: float = 120.0) -> dict[str, Any]:
+    """Poll a requested loss landscape until it is ready or failed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, Any] = client.get(f"/v1/jobs/{job_id}/landscape").json()
+        if body["status"] in {"ready", "failed"}:
+            return body
+        assert time.monotonic() < deadline, f"no landscape for {job_id} in {timeout}s: {body}"
+        time.sleep(0.2)
+
+
 @dataclass
 class Services:
     """The API and workers as separate processes, for tests that kill and restart them."""

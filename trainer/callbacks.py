@@ -74,15 +74,22 @@ class FitResult:
     # Weights the run ended with (the best ones when early stopping restored them), on the training device;
     # for k-fold, the last fold's.
     state_dict: dict[str, Tensor] | None = field(default=None, repr=False)
+    # Where it trained: "cpu", or "cuda:0 (NVIDIA H100 80GB HBM3)" — `device: auto` leaves the user asking.
+    device: str = "cpu"
 
     def summary(self) -> dict[str, Any]:
         """JSON-able summary for the job row.
 
-        Holdout: fold 0's best epoch, best and final metrics. K-fold: best_metrics and final_metrics are
+        Always: the fit's status, task, message and device. Holdout: fold 0's best epoch, best and final metrics. K-fold: best_metrics and final_metrics are
         the means over folds (with *_std beside them), best_epoch the rounded mean of the folds' best
         epochs, epochs_run the total over folds, and `folds` lists each fold.
         """
-        summary: dict[str, Any] = {"status": self.status, "task": self.task, "message": self.message}
+        summary: dict[str, Any] = {
+            "status": self.status,
+            "task": self.task,
+            "message": self.message,
+            "device": self.device,
+        }
         if not self.folds:
             return {**summary, "best_epoch": None, "epochs_run": 0, "best_metrics": {}, "final_metrics": {}}
         if self.fold_count == 1:

@@ -54,10 +54,9 @@ def fit(
         state_dict = run.model.state_dict()
         if status is not None:
             partial = [run.result()] if run.epoch else []
-            return FitResult(
-                status, done + partial, dataset.task, run.message or _stopped(fold, run.epoch), folds, state_dict
-            )
-    return FitResult("completed", done, dataset.task, f"trained {folds} fold(s)", folds, state_dict)
+            message = run.message or _stopped(fold, run.epoch)
+            return FitResult(status, done + partial, dataset.task, message, folds, state_dict, describe(device))
+    return FitResult("completed", done, dataset.task, f"trained {folds} fold(s)", folds, state_dict, describe(device))
 
 
 def _train_fold(
@@ -85,6 +84,14 @@ def resolve_device(choice: str) -> torch.device:
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(choice)
+
+
+def describe(device: torch.device) -> str:
+    """The device as a job's summary names it: "cpu", or the CUDA device with its model name."""
+    if device.type != "cuda":
+        return device.type
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
 
 
 def _check_dataset_fits(spec: JobSpec, dataset: Dataset) -> None:

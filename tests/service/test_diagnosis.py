@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
-import httpx
-
 from tests.specs import LINEAR_ON_CIRCLES
-from tests.stack import Stack, finished, wait_for
+from tests.stack import Stack, finished, wait_for, wait_for_diagnosis
 
 VERDICTS = {"good_fit", "model_bias", "optimization", "overfitting", "mismatch", "diverged"}
-
-
-def _ready_diagnosis(client: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        response = client.get(f"/v1/jobs/{job_id}/diagnosis")
-        assert response.status_code == 200, response.text
-        body = response.json()
-        if body["status"] == "ready":
-            return body
-        assert time.monotonic() < deadline, f"no diagnosis for {job_id} in {timeout}s: {body}"
-        time.sleep(0.2)
 
 
 def test_diagnoses_name_the_verdict_with_evidence_and_remedies(stack: Stack) -> None:
@@ -41,7 +24,7 @@ def test_diagnoses_name_the_verdict_with_evidence_and_remedies(stack: Stack) -> 
         assert bob.get(f"/v1/jobs/{linear['id']}/diagnosis").status_code == 404
 
         wait_for(client, linear["id"], finished)
-        verdict = _ready_diagnosis(client, linear["id"])
+        verdict = wait_for_diagnosis(client, linear["id"])
         assert verdict["verdict"] == "model_bias", verdict
         assert verdict["summary"] and verdict["findings"], verdict
         primary = verdict["findings"][0]
@@ -50,9 +33,9 @@ def test_diagnoses_name_the_verdict_with_evidence_and_remedies(stack: Stack) -> 
         assert verdict["curvature"] is not None
 
         wait_for(client, diverging["id"], finished)
-        assert _ready_diagnosis(client, diverging["id"])["verdict"] == "diverged"
+        assert wait_for_diagnosis(client, diverging["id"])["verdict"] == "diverged"
         for job_id in (linear["id"], diverging["id"]):
-            assert _ready_diagnosis(client, job_id)["verdict"] in VERDICTS
+            assert wait_for_diagnosis(client, job_id)["verdict"] in VERDICTS
 
 
 def test_a_remedy_launches_the_linked_job_and_the_diagnosis_reports_how_it_did(stack: Stack) -> None:
@@ -61,7 +44,7 @@ def test_a_remedy_launches_the_linked_job_and_the_diagnosis_reports_how_it_did(s
         early = client.post(f"/v1/jobs/{original['id']}/remedies/high_train_loss")
         assert early.status_code in {404, 409}  # no diagnosis yet, or (if fast) no such finding
         wait_for(client, original["id"], finished)
-        diagnosis = _ready_diagnosis(client, original["id"])
+        diagnosis = wait_for_diagnosis(client, original["id"])
         finding = next(f for f in diagnosis["findings"] if f["remedies"])
         remedy = finding["remedies"][0]
 
@@ -82,7 +65,7 @@ def test_a_remedy_launches_the_linked_job_and_the_diagnosis_reports_how_it_did(s
         assert [j["id"] for j in listed if j["origin"] == "remedy"] == [child["id"]]  # beside its probe jobs
 
         wait_for(client, child["id"], finished)
-        remedy_jobs = _ready_diagnosis(client, original["id"])["remedy_jobs"]
+        remedy_jobs = wait_for_diagnosis(client, original["id"])["remedy_jobs"]
         assert len(remedy_jobs) == 1 and remedy_jobs[0]["job_id"] == child["id"]
         assert remedy_jobs[0]["before"] is not None and remedy_jobs[0]["after"] is not None
         assert remedy_jobs[0]["metric"] == "train_loss"  # model bias is about the training loss

@@ -3,24 +3,9 @@ the line from the initial to the final weights, the grid around the final weight
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
-import httpx
-
-from tests.stack import Stack, finished, wait_for
+from tests.stack import Stack, finished, wait_for, wait_for_landscape
 
 SMALL = {"name": "iris-landscape", "dataset": {"name": "iris"}, "model": {"hidden": [16]}, "epochs": 15}
-
-
-def _ready(client: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = client.get(f"/v1/jobs/{job_id}/landscape").json()
-        if body["status"] in {"ready", "failed"}:
-            return body
-        assert time.monotonic() < deadline, f"no landscape for {job_id} in {timeout}s: {body}"
-        time.sleep(0.2)
 
 
 def test_a_finished_job_gets_its_loss_line_surface_and_contour_plot(stack: Stack) -> None:
@@ -47,7 +32,7 @@ def test_a_finished_job_gets_its_loss_line_surface_and_contour_plot(stack: Stack
         assert bob.post(f"/v1/jobs/{job['id']}/landscape").status_code == 404
         assert bob.get(f"/v1/jobs/{job['id']}/landscape").status_code == 404
 
-        landscape = _ready(client, job["id"])
+        landscape = wait_for_landscape(client, job["id"])
         assert landscape["status"] == "ready", landscape["error"]
         line, surface = landscape["line"], landscape["surface"]
         assert 0.0 in line["alphas"] and 1.0 in line["alphas"] and len(line["alphas"]) == 31

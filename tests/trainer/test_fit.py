@@ -153,6 +153,7 @@ def test_augmentation_changes_training_but_not_evaluation_data() -> None:
 def test_device_cpu_is_honoured_and_cuda_without_gpu_is_an_actionable_error() -> None:
     result, _ = train(make_spec("moons", device="cpu", precision="bf16", epochs=1))  # bf16 applies on CUDA only
     assert result.state_dict is not None and all(t.device.type == "cpu" for t in result.state_dict.values())
+    assert result.summary()["device"] == "cpu"
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA GPU"):
             train(make_spec("moons", device="cuda"))
@@ -164,6 +165,7 @@ def test_cuda_bf16_trains_on_the_gpu() -> None:
     result, recorder = train(make_spec("digits", device="cuda", precision="bf16", model={"norm": "batch"}, epochs=3))
     assert result.status == "completed" and recorder.series("val_accuracy")[-1] > 0.85
     assert result.state_dict is not None and all(t.device.type == "cuda" for t in result.state_dict.values())
+    assert result.summary()["device"] == f"cuda:0 ({torch.cuda.get_device_name(0)})"
 
 
 @pytest.mark.cuda
