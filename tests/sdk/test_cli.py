@@ -45,7 +45,8 @@ def test_cli_submit_wait_and_inspect(stack: Stack, tmp_path: Path) -> None:
     job_id = done["id"]
 
     assert job_id in [job["id"] for job in as_json(trainwell(stack, "jobs", "ls", "--json", "--limit", "200"))]
-    assert as_json(trainwell(stack, "jobs", "show", job_id, "--json"))["summary"]["best_epoch"] >= 1
+    shown = as_json(trainwell(stack, "jobs", "show", job_id, "--json"))
+    assert shown["summary"]["best_epoch"] >= 1
     metrics = as_json(trainwell(stack, "jobs", "metrics", job_id, "--names", "train_loss,val_loss", "--json"))
     assert sorted(s["name"] for s in metrics["series"]) == ["train_loss", "val_loss"]
     assert [p["epoch"] for p in metrics["series"][0]["points"]] == [1, 2, 3]
@@ -56,6 +57,7 @@ def test_cli_submit_wait_and_inspect(stack: Stack, tmp_path: Path) -> None:
 
     table = trainwell(stack, "jobs", "show", job_id)
     assert table.returncode == 0 and "succeeded" in table.stdout and "val_loss" in table.stdout
+    assert f"trained on {shown['summary']['device']}" in table.stdout  # "cpu" here, "cuda:0 (…)" on a GPU host
 
     finished_already = trainwell(stack, "jobs", "cancel", job_id, "--json")
     assert finished_already.returncode == 2 and "409" in finished_already.stderr and not finished_already.stdout

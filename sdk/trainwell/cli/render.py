@@ -95,6 +95,8 @@ def job_detail(job: Job, *, as_json: bool) -> None:
     if job.error is not None:
         out.print(f"  [red]{escape(job.error.reason)}[/]: {escape(job.error.message)}")
     summary = job.summary or {}
+    if summary.get("device"):
+        out.print(f"  trained on {escape(summary['device'])}")
     best, final = summary.get("best_metrics") or {}, summary.get("final_metrics") or {}
     if best or final:
         table = Table("metric", f"best (epoch {summary.get('best_epoch')})", "final")
