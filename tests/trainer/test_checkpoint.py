@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,3 +137,28 @@ def test_cuda_resume_continues_the_run(tmp_path: Path) -> None:
     print(
         f"CUDA resume: bit-identical={_same_weights(resumed, uninterrupted)}, largest difference {max(differences):g}"
     )
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_checkpoint_written_on_the_gpu_resumes_on_a_worker_without_one(tmp_path: Path) -> None:
+    """`device: auto` jobs go to the queue every worker consumes: one a GPU worker started may be
+    requeued (its heartbeat stopped) and resumed by a CPU-only worker. The checkpoint loads onto the
+    CPU and the CUDA generator states are skipped there; the run finishes the remaining epochs."""
+    spec = make_spec("moons", **STATEFUL)  # device "auto"
+    first, _ = train(spec, callbacks=Recorder(stop_after=(0, 3)), checkpoint_dir=tmp_path)
+    assert first.status == "stopped" and first.device.startswith("cuda:")
+    resume = (
+        "import json, sys; from trainwell.spec import JobSpec; from tests.trainer.builders import train; "
+        "result, recorder = train(JobSpec.model_validate_json(sys.argv[1]), checkpoint_dir=sys.argv[2]); "
+        "print(json.dumps([result.status, result.device, [r.epoch for r in recorder.records]]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", resume, spec.model_dump_json(), str(tmp_path)],
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},  # a worker that sees no GPU
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout.splitlines()[-1]) == ["completed", "cpu", [4, 5, 6]], done.stderr
