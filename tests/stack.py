@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,44 +158,59 @@ def stop_stack(stack: Stack) -> int | None:
     return stack.process.returncode
 
 
+def poll(
+    read: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool], what: str, timeout: float, every: float
+) -> dict[str, Any]:
+    """read() every `every` seconds until done(it) holds; fail naming `what` and the last reading otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body = read()
+        if done(body):
+            return body
+        assert time.monotonic() < deadline, f"{what} in {timeout}s; last: {body}"
+        time.sleep(every)
+
+
 def wait_for(client: httpx.Client, job_id: str, predicate: Any, timeout: float = 120.0) -> dict[str, Any]:
     """Poll the job until predicate(job) holds; fail with the last state otherwise."""
-    deadline = time.monotonic() + timeout
-    job: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}").json()
-        if predicate(job):
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not reach the expected state in {timeout}s; last: {job}")
+    return poll(
+        lambda: client.get(f"/v1/jobs/{job_id}").json(),
+        predicate,
+        f"job {job_id} did not reach the expected state",
+        timeout,
+        every=0.1,
+    )
 
 
 def finished(job: dict[str, Any]) -> bool:
     return job.get("status") in {"succeeded", "failed", "cancelled"}
 
 
-def wait_for_diagnosis(client: httpx.Client, job_id: str, timeout: float = 120.0) -> dict[str, Any]:
-    """Poll the job's diagnosis until it is ready (every finished job gets one)."""
-    deadline = time.monotonic() + timeout
-    while True:
+def wait_for_diagnosis(
+    client: httpx.Client, job_id: str, statuses: Collection[str] = ("ready",), timeout: float = 120.0
+) -> dict[str, Any]:
+    """Poll the job's diagnosis until its status is one of `statuses` (every finished job gets one)."""
+
+    def read() -> dict[str, Any]:
         response = client.get(f"/v1/jobs/{job_id}/diagnosis")
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
-        if body["status"] == "ready":
-            return body
-        assert time.monotonic() < deadline, f"no diagnosis for {job_id} in {timeout}s: {body}"
-        time.sleep(0.2)
+        return body
+
+    return poll(
+        read, lambda body: body["status"] in statuses, f"diagnosis of {job_id} not {statuses}", timeout, every=0.2
+    )
 
 
 def wait_for_landscape(client: httpx.Client, job_id: str, timeout: float = 120.0) -> dict[str, Any]:
     """Poll a requested loss landscape until it is ready or failed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        body: dict[str, Any] = client.get(f"/v1/jobs/{job_id}/landscape").json()
-        if body["status"] in {"ready", "failed"}:
-            return body
-        assert time.monotonic() < deadline, f"no landscape for {job_id} in {timeout}s: {body}"
-        time.sleep(0.2)
+    return poll(
+        lambda: client.get(f"/v1/jobs/{job_id}/landscape").json(),
+        lambda body: body["status"] in {"ready", "failed"},
+        f"no landscape for {job_id}",
+        timeout,
+        every=0.2,
+    )
 
 
 @dataclass

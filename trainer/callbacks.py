@@ -80,9 +80,10 @@ class FitResult:
     def summary(self) -> dict[str, Any]:
         """JSON-able summary for the job row.
 
-        Always: the fit's status, task, message and device. Holdout: fold 0's best epoch, best and final metrics. K-fold: best_metrics and final_metrics are
-        the means over folds (with *_std beside them), best_epoch the rounded mean of the folds' best
-        epochs, epochs_run the total over folds, and `folds` lists each fold.
+        Always: the fit's status, task, message and device. Holdout: fold 0's best epoch, best and final
+        metrics. K-fold: best_metrics and final_metrics are the means over folds (with *_std beside
+        them), best_epoch the rounded mean of the folds' best epochs, epochs_run the total over folds,
+        and `folds` lists each fold.
         """
         summary: dict[str, Any] = {
             "status": self.status,

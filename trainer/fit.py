@@ -40,8 +40,7 @@ def fit(
         raise ValueError(f"checkpoint {path} was written for a different job spec; remove it to start afresh")
     folds = fold_count(spec.dataset)
     done = [FoldResult.from_dict(fold) for fold in saved["completed_folds"]] if saved else []
-    # a checkpoint loads onto the CPU; the weights a fit returns live on its training device either way
-    state_dict = {name: tensor.to(device) for name, tensor in saved["model"].items()} if saved else None
+    state_dict: dict[str, torch.Tensor] | None = None
     callbacks.on_fit_start(folds=folds, epochs=spec.epochs)
 
     for fold, data in enumerate(fold_data(dataset, spec.dataset)):
@@ -56,6 +55,10 @@ def fit(
             partial = [run.result()] if run.epoch else []
             message = run.message or _stopped(fold, run.epoch)
             return FitResult(status, done + partial, dataset.task, message, folds, state_dict, describe(device))
+    if state_dict is None and saved is not None:
+        # every fold was finished before this call: the checkpoint's weights, which load onto the CPU,
+        # returned on the training device as those of a fit that trained are
+        state_dict = {name: tensor.to(device) for name, tensor in saved["model"].items()}
     return FitResult("completed", done, dataset.task, f"trained {folds} fold(s)", folds, state_dict, describe(device))
 
 

@@ -3,8 +3,9 @@ diagnosed and get a loss landscape there, each in its own process forked from th
 
 What only a GPU can test: the worker's pool child imports torch but never initialises CUDA, so every
 job's fork can (worker/job_process.py; a parent that had would leave "Cannot re-initialize CUDA in
-forked subprocess" to its children). Several jobs in a row, and the landscape and probe processes
-after them, prove it still holds after the first. Runs only where a GPU is present.
+forked subprocess" to its children). Three jobs in a row, each diagnosed in its own process after
+training, then a landscape in a further fork, prove it still holds after the first. Runs only where a
+GPU is present.
 """
 
 from __future__ import annotations

@@ -4,14 +4,13 @@ and a bigger child job; their training losses decide between an optimization pro
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import httpx
 
 import trainwell
 from tests.specs import LINEAR_ON_CIRCLES
-from tests.stack import Stack, finished, wait_for
+from tests.stack import Stack, finished, wait_for, wait_for_diagnosis
 
 DEEP_SIGMOID = {
     "name": "deep-sigmoid",
@@ -23,13 +22,7 @@ DEEP_SIGMOID = {
 
 
 def _diagnosis(client: httpx.Client, job_id: str, statuses: set[str], timeout: float = 180) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = client.get(f"/v1/jobs/{job_id}/diagnosis").json()
-        if body["status"] in statuses:
-            return body
-        assert time.monotonic() < deadline, f"diagnosis of {job_id} not {statuses} in {timeout}s: {body}"
-        time.sleep(0.2)
+    return wait_for_diagnosis(client, job_id, statuses, timeout)  # probes take longer: a longer default
 
 
 def _follow(stack: Stack, job_id: str, into: list[trainwell.DiagnosisEvent]) -> None:
