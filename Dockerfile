@@ -23,7 +23,9 @@ RUN pip install --index-url "$TORCH_INDEX_URL" torch==2.13.0
 COPY pyproject.toml alembic.ini ./
 COPY sdk/ sdk/
 COPY migrations/ migrations/
+COPY core/ core/
 COPY store/ store/
+COPY uploads/ uploads/
 COPY trainer/ trainer/
 COPY worker/ worker/
 COPY api/ api/

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from api.auth import cached_caller, resolve_caller
 from api.errors import ApiError
+from core.settings import Settings, get_settings
 from store.db import session_factory
 from store.principals import Caller
-from store.settings import Settings, get_settings
 
 _bearer = HTTPBearer(auto_error=False, description="an API key: `tw_…` (or the operator's TRAINWELL_ADMIN_KEY)")
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError as DatabaseError
 from starlette.exceptions import HTTPException
 
-from store.settings import get_settings
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
-from store.settings import get_settings
+from core.settings import get_settings
 
 UPLOAD_PATH = "/v1/datasets"
 # An upload's multipart framing (boundaries, part headers) and its small form fields

@@ -24,10 +24,11 @@ import anyio
 import redis.asyncio as aioredis
 from sse_starlette import JSONServerSentEvent, ServerSentEvent
 
+from core.events import job_channel, uses_redis
+from core.settings import get_settings
 from store.db import session_factory
 from store.diagnoses import get_diagnosis
-from store.events import EpochMetrics, JobState, job_channel, read_epochs_after, read_job_state, uses_redis
-from store.settings import get_settings
+from store.events import EpochMetrics, JobState, read_epochs_after, read_job_state
 from trainwell.diagnosis import DiagnosisStatus
 from trainwell.job import FINAL_STATUSES, JobStatus
 

@@ -15,7 +15,7 @@ from api.limits import install_body_limit
 from api.observability import install_metrics
 from api.request_id import install_request_id
 from api.routes import datasets, diagnosis, events, health, jobs, landscape, remedies, ui
-from store.settings import get_settings
+from core.settings import get_settings
 
 
 @asynccontextmanager

@@ -14,10 +14,10 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError
+from core.settings import Settings
 from store.models import utcnow
 from store.principals import Caller
 from store.quotas import Limits, oldest_of_newest, usage
-from store.settings import Settings
 from trainwell.model_size import DataShape, count_parameters
 from trainwell.spec import JobSpec
 

@@ -18,11 +18,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from core.broker import QUEUES
+from core.settings import Settings, get_settings
 from store.db import session_scope
 from store.migrate import upgrade_database
 from store.principals import authenticate, create_key, get_or_create_principal
-from store.queue import QUEUES
-from store.settings import Settings, get_settings
 
 LOCAL_PRINCIPAL = "local"
 # Celery's SIGTERM is a warm shutdown that waits for the running epoch loop to notice;

@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from alembic import context
 
+from core.settings import get_settings
 from store.db import make_engine
 from store.models import Base, UTCDateTime
-from store.settings import get_settings
 
 if context.config.config_file_name is not None:
     fileConfig(context.config.config_file_name, disable_existing_loggers=False)

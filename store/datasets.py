@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.models import Dataset, utcnow
-from store.uploads import NormalizedDataset
+from uploads import NormalizedDataset
 
 
 def create_dataset(

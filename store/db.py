@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.settings import get_settings
+from core.settings import get_settings
 
 _engines: dict[tuple[int, str], Engine] = {}
 _async_engines: dict[tuple[int, str], AsyncEngine] = {}

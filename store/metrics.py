@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import Insert, select
 from sqlalchemy.orm import Session
 
+from core.downsample import downsample
 from store.db import upsert_insert
-from store.downsample import downsample
 from store.models import LatestMetric, Metric
 from trainwell.job import MetricPoint, MetricSeries
 from trainwell.metrics import METRIC_NAMES

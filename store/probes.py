@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.broker import queue_for
 from store.diagnoses import save_diagnosis
 from store.jobs import create_job
 from store.models import Job, JobDiagnosis
-from store.queue import queue_for
 from trainwell.diagnosis import Diagnosis, DiagnosisStatus, Probe
 from trainwell.job import JobOrigin, JobStatus
 from trainwell.spec import JobSpec

@@ -23,9 +23,9 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 
 from api.serve import api_command, wait_until_serving, worker_command
+from core.settings import Settings
 from store.db import make_engine
 from store.principals import create_key, get_or_create_principal
-from store.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"

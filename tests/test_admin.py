@@ -11,10 +11,10 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.orm import sessionmaker
 
+from core.settings import Settings
 from store.db import make_engine
 from store.migrate import upgrade_database
 from store.principals import authenticate
-from store.settings import Settings
 from tests.stack import ROOT
 
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from store.settings import Settings
+from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -72,13 +72,13 @@ def test_worker_command_matches_celery_app_and_queues() -> None:
     workers = [name for name in SERVICES if name.startswith("worker")]
     hostnames = [option(argv(name), "--hostname") for name in workers]
     assert len(set(hostnames)) == len(hostnames), f"worker hostnames must be unique: {hostnames}"
-    declared = set(importlib.import_module("store.queue").QUEUES)
+    declared = set(importlib.import_module("core.broker").QUEUES)
     for name in workers:
         args = argv(name)
         app = option(args, "-A")
         assert (ROOT / (app.replace(".", "/") + ".py")).exists(), f"{name}: -A {app} names no module file"
         queues = set(option(args, "--queues").split(","))
-        assert queues <= declared, f"{name}: queues {queues - declared} are not declared in store.queue.QUEUES"
+        assert queues <= declared, f"{name}: queues {queues - declared} are not declared in core.broker.QUEUES"
         # One job at a time per GPU; each job forks its own process (worker/job_process.py).
         assert option(args, "--concurrency") == "1", f"{name}: one job at a time per GPU"
 
@@ -105,7 +105,18 @@ def test_migrate_runs_alembic_once() -> None:
 
 def test_dockerfile_copies_the_packages_and_pins_torch() -> None:
     copied = {src.strip("/") for line in re.findall(r"^COPY\s+(.+)$", DOCKERFILE, re.M) for src in line.split()[:-1]}
-    for path in ["api", "worker", "trainer", "store", "sdk", "migrations", "alembic.ini", "pyproject.toml"]:
+    for path in [
+        "api",
+        "core",
+        "worker",
+        "trainer",
+        "store",
+        "uploads",
+        "sdk",
+        "migrations",
+        "alembic.ini",
+        "pyproject.toml",
+    ]:
         assert path in copied, f"Dockerfile does not COPY {path}"
     assert "torch==2.13.0" in DOCKERFILE, "Dockerfile must pin torch==2.13.0"
     declared = set(re.findall(r"^ARG\s+(\w+)", DOCKERFILE, re.M))

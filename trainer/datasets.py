@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 from sklearn import datasets as sk
 
-from trainwell.spec import BUILTIN_DATASETS, SYNTHETIC_DATASETS, UPLOADED_DATASET_ID, DatasetSpec, Task
+from trainwell.catalog import BUILTIN_DATASETS, SHIPPED_DATASETS, SYNTHETIC_DATASETS
+from trainwell.spec import UPLOADED_DATASET_ID, DatasetSpec, Task
 
 DEFAULT_N_SAMPLES = 1000
 # Default noise per generator: enough overlap that the task is not trivial, little enough that a
@@ -62,10 +63,9 @@ def _builtin(name: str) -> Dataset:
         "diabetes": sk.load_diabetes,
     }
     X, y = loaders[name](return_X_y=True)
-    if BUILTIN_DATASETS[name] == "regression":
+    if SHIPPED_DATASETS[name].task == "regression":
         return Dataset(X.astype(np.float32), y.astype(np.float32), "regression", 0)
-    image_shape = (1, 8, 8) if name == "digits" else None
-    return _classification(X, y, image_shape)
+    return _classification(X, y, SHIPPED_DATASETS[name].image)
 
 
 def _classification(X: np.ndarray, y: np.ndarray, image_shape: tuple[int, int, int] | None = None) -> Dataset:

@@ -15,7 +15,8 @@ from trainer.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from trainer.datasets import Dataset, DatasetError, load_dataset
 from trainer.fold import FoldRun
 from trainer.splits import fold_count, fold_data
-from trainwell.spec import CLASSIFICATION_LOSSES, IMAGE_DATASETS, REGRESSION_LOSSES, JobSpec
+from trainwell.catalog import incompatibility
+from trainwell.spec import JobSpec
 
 
 def fit(
@@ -99,15 +100,15 @@ def describe(device: torch.device) -> str:
 
 def _check_dataset_fits(spec: JobSpec, dataset: Dataset) -> None:
     """What the spec validator cannot check for an uploaded dataset, whose task it does not know."""
-    allowed = CLASSIFICATION_LOSSES if dataset.task == "classification" else REGRESSION_LOSSES
-    if spec.loss is not None and spec.loss not in allowed:
-        raise DatasetError(
-            f"loss {spec.loss!r} does not apply to {dataset.task} dataset {spec.dataset.name!r}; allowed: {', '.join(allowed)}"
-        )
-    if spec.model.kind == "cnn" and dataset.image_shape is None:
-        raise DatasetError(
-            f"model kind 'cnn' needs image-shaped data; image datasets: {', '.join(sorted(IMAGE_DATASETS))}"
-        )
+    problem = incompatibility(
+        dataset=spec.dataset.name,
+        task=dataset.task,
+        images=dataset.image_shape is not None,
+        loss=spec.loss,
+        model_kind=spec.model.kind,
+    )
+    if problem is not None:
+        raise DatasetError(f"{problem.field}: {problem.message}")
 
 
 def _checkpoint(spec: JobSpec, run: FoldRun, done: list[FoldResult]) -> dict[str, object]:

@@ -1,6 +1,6 @@
 """The worker's Celery app: `celery -A worker.celery_app worker --queues gpu,train`.
 
-The configuration is the shared one in store.queue, so sender and consumer agree on
+The configuration is the shared one in core.broker, so sender and consumer agree on
 queues, acks and timeouts.
 """
 
@@ -11,8 +11,8 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_ready
 
-from store.queue import celery_config
-from store.settings import get_settings
+from core.broker import celery_config
+from core.settings import get_settings
 
 app = Celery("trainwell", include=["worker.tasks", "worker.landscape", "worker.logs"])
 app.conf.update(celery_config(get_settings()))

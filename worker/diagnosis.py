@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
+from core.settings import Settings
 from store.db import session_scope
 from store.diagnoses import save_diagnosis
 from store.metrics import read_series
-from store.settings import Settings
 from trainer import FitResult
 from trainer.diagnose import History, diagnose
 from trainwell.diagnosis import DiagnosisStatus

@@ -13,13 +13,13 @@ from datetime import datetime
 
 from celery import Task
 
+from core.broker import LANDSCAPE_TASK
+from core.events import publish_job_changed
+from core.settings import get_settings
 from store import jobs as job_store
 from store.db import session_scope
-from store.events import publish_job_changed
 from store.landscapes import claim_landscape, finish_landscape, get_landscape
 from store.models import utcnow
-from store.queue import LANDSCAPE_TASK
-from store.settings import get_settings
 from trainer import DatasetError
 from trainer.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from trainer.diagnose.landscape import compute_landscape

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 
+from core.broker import enqueue_training
+from core.events import publish_job_changed
 from store import jobs as job_store
 from store.db import session_scope
 from store.diagnoses import save_diagnosis
-from store.events import publish_job_changed
 from store.probes import create_probe_jobs, lock_probing_diagnosis, refreshed_probes, settleable_jobs
-from store.queue import enqueue_training
 from trainer.diagnose.probes import settle
 from trainwell.diagnosis import Diagnosis, patched_spec
 from trainwell.spec import JobSpec

@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 
+from core.broker import enqueue_training
+from core.settings import Settings
 from store.db import session_scope
 from store.models import utcnow
-from store.queue import enqueue_training
 from store.reaper import reap
-from store.settings import Settings
 from worker.probes import settle_all
 
 log = logging.getLogger(__name__)

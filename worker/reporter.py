@@ -13,10 +13,10 @@ import time
 
 from sqlalchemy.exc import OperationalError
 
+from core.events import publish_job_changed
 from store import jobs as job_store
 from store.counters import increment
 from store.db import session_scope
-from store.events import publish_job_changed
 from store.metrics import MetricRow, record_metrics
 from trainer import Callbacks, EpochRecord
 from trainwell.job import JobStatus

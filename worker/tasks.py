@@ -22,11 +22,11 @@ import torch._dynamo  # noqa: F401  (see the module docstring)
 from celery import Task
 from sqlalchemy.orm import configure_mappers
 
+from core.broker import TRAIN_TASK
+from core.events import publish_job_changed
+from core.settings import get_settings
 from store import jobs as job_store
 from store.db import get_engine, session_scope
-from store.events import publish_job_changed
-from store.queue import TRAIN_TASK
-from store.settings import get_settings
 from trainer import DatasetError, FitResult, fit
 from trainwell.job import JobOrigin, JobStatus
 from trainwell.spec import JobSpec

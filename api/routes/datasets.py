@@ -11,14 +11,14 @@ from starlette.datastructures import UploadFile  # what request.form() yields (f
 
 from api.deps import CallerDep, SessionDep, SettingsDep, nul_error, nul_field, refuse_nul_parameters
 from api.errors import AUTHENTICATED, ApiError, error_responses, not_found
+from core.settings import Settings
 from store import catalog, models
 from store import datasets as dataset_store
 from store.principals import Caller
-from store.settings import Settings
-from store.uploads import UploadError, UploadLimits, detect_format, normalize, read_table, write_dataset
 from trainwell.dataset import Dataset, DatasetKind, DatasetList
 from trainwell.model_size import DataShape
 from trainwell.spec import CLASSIFICATION_LOSSES, REGRESSION_LOSSES, UPLOADED_DATASET_ID, JobSpec, Task
+from uploads import UploadError, UploadLimits, detect_format, normalize, read_table, write_dataset
 
 router = APIRouter(
     prefix="/v1/datasets", tags=["datasets"], responses=AUTHENTICATED, dependencies=[Depends(refuse_nul_parameters)]

@@ -7,8 +7,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api.errors import error_response, error_responses
+from core.broker import producer
 from store.db import get_engine
-from store.queue import producer
 
 router = APIRouter(tags=["health"])
 

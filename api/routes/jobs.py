@@ -13,12 +13,12 @@ from api.deps import CallerDep, SessionDep, SettingsDep, nul_error, nul_field, r
 from api.errors import AUTHENTICATED, ApiError, error_responses, not_found
 from api.quotas import check_model_size, refusal, submission_limits
 from api.routes.datasets import check_uploaded_dataset
+from core.broker import enqueue_training_async, queue_for
 from store import diagnoses as diagnosis_store
 from store import jobs as job_store
 from store import models
 from store.db import autocommit_connection
 from store.metrics import read_series
-from store.queue import enqueue_training_async, queue_for
 from store.quotas import insert_within_limits
 from trainwell.diagnosis import Verdict
 from trainwell.job import FINAL_STATUSES, Job, JobError, JobMetrics, JobOrigin, JobPage, JobStatus, Progress

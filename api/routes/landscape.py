@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, Response, status
 from api.deps import CallerDep, SessionDep, refuse_nul_parameters
 from api.errors import AUTHENTICATED, ApiError, error_responses
 from api.routes.jobs import own_job
+from core.broker import enqueue_landscape
 from store.landscapes import get_landscape, landscape_png, request_landscape
-from store.queue import enqueue_landscape
 from trainwell.job import FINAL_STATUSES, JobStatus
 from trainwell.landscape import Landscape, LandscapeStatus
 

@@ -30,7 +30,7 @@ from trainwell._spec_file import SpecFileError, load_spec_file
 from trainwell.dataset import Dataset, DatasetKind
 from trainwell.diagnosis import Diagnosis, Finding, Probe, ProbeKind, Remedy, RemedyJob, Verdict
 from trainwell.events import DiagnosisEvent, EpochEvent, JobEvent, StatusEvent
-from trainwell.job import Job, JobMetrics, JobOrigin, JobPage, JobStatus, MetricPoint, MetricSeries
+from trainwell.job import FailureReason, Job, JobMetrics, JobOrigin, JobPage, JobStatus, MetricPoint, MetricSeries
 from trainwell.landscape import Landscape, LandscapeStatus, LossLine, LossSurface
 from trainwell.metrics import MetricName
 from trainwell.spec import JobSpec
@@ -53,6 +53,7 @@ __all__ = [
     "Diagnosis",
     "DiagnosisEvent",
     "EpochEvent",
+    "FailureReason",
     "Finding",
     "InternalServerError",
     "Job",

@@ -45,8 +45,18 @@ class Progress(BaseModel):
     folds: int = 1
 
 
+class FailureReason(StrEnum):
+    """Why a job ended `failed`: one machine-readable word, stored on the row and served as `error.reason`."""
+
+    diverged = "diverged"  # the loss became NaN/Inf or exploded; the epochs before it are kept
+    exception = "exception"  # the trainer raised; the traceback is stored apart
+    dataset = "dataset"  # the data could not be loaded or does not fit the spec: nothing trained
+    terminated = "terminated"  # the time limit or the worker's shutdown stopped it
+    worker_lost = "worker_lost"  # its worker stopped heartbeating on every attempt
+
+
 class JobError(BaseModel):
-    reason: str  # one machine-readable word: diverged, exception, worker_lost, ...
+    reason: FailureReason
     message: str  # one line for people; the traceback is stored apart
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from trainwell.catalog import SHIPPED_DATASETS
 from trainwell.spec import JobSpec, ModelSpec
 
 
@@ -18,17 +19,7 @@ class DataShape:
 
 # The shapes of the built-in and synthetic datasets as the trainer loads them.
 DATASET_SHAPES: dict[str, DataShape] = {
-    "digits": DataShape(64, 10, (1, 8, 8)),
-    "iris": DataShape(4, 3),
-    "wine": DataShape(13, 3),
-    "breast_cancer": DataShape(30, 2),
-    "diabetes": DataShape(10, 1),
-    "moons": DataShape(2, 2),
-    "circles": DataShape(2, 2),
-    "spirals": DataShape(2, 2),
-    "xor": DataShape(2, 2),
-    "blobs": DataShape(2, 3),
-    "sine": DataShape(1, 1),
+    name: DataShape(d.features, d.outputs, d.image) for name, d in SHIPPED_DATASETS.items()
 }
 
 

@@ -13,31 +13,21 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-# Datasets scikit-learn ships (no download) and the synthetic generators.
-BUILTIN_DATASETS: dict[str, Literal["classification", "regression"]] = {
-    "digits": "classification",
-    "iris": "classification",
-    "wine": "classification",
-    "breast_cancer": "classification",
-    "diabetes": "regression",
-}
-SYNTHETIC_DATASETS: dict[str, Literal["classification", "regression"]] = {
-    "moons": "classification",
-    "circles": "classification",
-    "spirals": "classification",
-    "blobs": "classification",
-    "xor": "classification",
-    "sine": "regression",
-}
-KNOWN_DATASETS = {**BUILTIN_DATASETS, **SYNTHETIC_DATASETS}
-# Datasets whose rows are images, so a `cnn` can read them (digits: 1×8×8).
-IMAGE_DATASETS = frozenset({"digits"})
+from trainwell.catalog import (
+    CLASSIFICATION_LOSSES,
+    IMAGE_DATASETS,
+    REGRESSION_LOSSES,
+    SHIPPED_DATASETS,
+    SYNTHETIC_DATASETS,
+    Task,
+    incompatibility,
+)
+
+__all__ = ["CLASSIFICATION_LOSSES", "IMAGE_DATASETS", "KNOWN_DATASETS", "REGRESSION_LOSSES", "Task"]
+
+KNOWN_DATASETS: dict[str, Task] = {name: d.task for name, d in SHIPPED_DATASETS.items()}
 # Uploaded datasets are named by id: "ds_" and the first 16 hex digits of the content hash.
 UPLOADED_DATASET_ID = re.compile(r"^ds_[0-9a-f]{16}$")
-
-Task = Literal["classification", "regression"]
-CLASSIFICATION_LOSSES = ("cross_entropy", "mse")
-REGRESSION_LOSSES = ("mse", "mae", "huber")
 
 
 class SpecModel(BaseModel):
@@ -181,17 +171,17 @@ class JobSpec(SpecModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> JobSpec:
-        task = self.dataset.task
-        if task is not None and self.loss is not None:
-            allowed = CLASSIFICATION_LOSSES if task == "classification" else REGRESSION_LOSSES
-            if self.loss not in allowed:
-                raise ValueError(
-                    f"loss {self.loss!r} does not apply to {task} dataset {self.dataset.name!r}; allowed: {', '.join(allowed)}"
-                )
-        if self.model.kind == "cnn" and self.dataset.name in KNOWN_DATASETS and self.dataset.name not in IMAGE_DATASETS:
-            raise ValueError(
-                f"model kind 'cnn' needs image-shaped data; image datasets: {', '.join(sorted(IMAGE_DATASETS))}"
+        shipped = SHIPPED_DATASETS.get(self.dataset.name)
+        if shipped is not None:  # an upload's task and shape are known to the server alone
+            problem = incompatibility(
+                dataset=shipped.name,
+                task=shipped.task,
+                images=shipped.image is not None,
+                loss=self.loss,
+                model_kind=self.model.kind,
             )
+            if problem is not None:
+                raise ValueError(f"{problem.field}: {problem.message}")
         if self.augmentation.pixel_shift and self.model.kind != "cnn":
             raise ValueError("augmentation.pixel_shift applies to model kind 'cnn' only")
         return self

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from store.uploads import Table, UploadError, UploadLimits, infer_task, normalize, read_table, write_dataset
 from tests.datasets.files import csv_bytes, npz_bytes, parquet_bytes
 from trainer.datasets import load_uploaded
 from trainwell.spec import UPLOADED_DATASET_ID, DatasetSpec
+from uploads import Table, UploadError, UploadLimits, infer_task, normalize, read_table, write_dataset
 
 LIMITS = UploadLimits(max_bytes=1 << 20, max_rows=10_000, max_columns=100)
 

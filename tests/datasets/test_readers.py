@@ -9,7 +9,6 @@ import time
 import numpy as np
 import pytest
 
-from store.uploads import Table, UploadError, UploadLimits, detect_format, read_table
 from tests.datasets.files import (
     csv_bytes,
     million_columns_csv,
@@ -20,6 +19,7 @@ from tests.datasets.files import (
     ten_megabyte_line_csv,
     truncated,
 )
+from uploads import Table, UploadError, UploadLimits, detect_format, read_table
 
 LIMITS = UploadLimits(max_bytes=64 * 1024 * 1024, max_rows=1000, max_columns=100)
 X = np.array([[1.0, 2.0], [3.0, 4.5], [5.0, -6.0]])

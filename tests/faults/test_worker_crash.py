@@ -15,8 +15,8 @@ import pytest
 import torch
 from celery import Celery
 
-from store.queue import TRAIN_TASK, celery_config
-from store.settings import Settings
+from core.broker import TRAIN_TASK, celery_config
+from core.settings import Settings
 from tests.stack import Services, finished, make_services, new_key, postgres_database, redis_database, wait_for
 
 # digits with a wide MLP: a few hundred ms an epoch, so a kill lands mid-epoch

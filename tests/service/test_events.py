@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import redis
 
-from store.events import job_channel
+from core.events import job_channel
 from tests.stack import REDIS_HOST, REDIS_PORT, Stack, finished, wait_for
 
 # two folds of two epochs: the stream must order epochs by fold, then epoch. Two epochs leave the loss

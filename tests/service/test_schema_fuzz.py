@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.stack import Stack, finished, wait_for
-from trainwell.spec import BUILTIN_DATASETS, SYNTHETIC_DATASETS
+from trainwell.catalog import SHIPPED_DATASETS
 
 pytestmark = pytest.mark.service
 
@@ -106,7 +106,7 @@ def _real_values(stack: Stack) -> dict[str, list[str]]:
         "query.parent_id": [job["id"]],
         "path.code": codes or ["none"],
         "path.dataset_id": [dataset["id"], "iris"],
-        "body.dataset.name": [dataset["id"], *BUILTIN_DATASETS, *SYNTHETIC_DATASETS],
+        "body.dataset.name": [dataset["id"], *SHIPPED_DATASETS],
     }
     assert set(values) == set(REAL_VALUES)
     return values

@@ -12,7 +12,8 @@ from tests.trainer.builders import make_spec, train
 from trainer import DatasetError
 from trainer.datasets import load_dataset
 from trainer.splits import fold_data
-from trainwell.spec import BUILTIN_DATASETS, SYNTHETIC_DATASETS, DatasetSpec
+from trainwell.catalog import BUILTIN_DATASETS, SHIPPED_DATASETS, SYNTHETIC_DATASETS
+from trainwell.spec import DatasetSpec
 
 
 def _one_fold(**dataset: object):
@@ -25,7 +26,7 @@ def test_every_dataset_trains_and_reports_its_tasks_scores(name: str) -> None:
     result, recorder = train(make_spec(name, epochs=2))
     assert result.status == "completed"
     metrics = recorder.records[-1].metrics
-    if BUILTIN_DATASETS.get(name, SYNTHETIC_DATASETS.get(name)) == "classification":
+    if SHIPPED_DATASETS[name].task == "classification":
         assert {"train_accuracy", "val_accuracy", "test_accuracy"} <= set(metrics)
         assert metrics["val_accuracy"] > 0.5
     else:

@@ -14,8 +14,8 @@ from typing import Any
 from celery import Celery
 from kombu import Queue
 
-from store.settings import Settings, get_settings
-from store.task_messages import RedisTaskSender
+from core.settings import Settings, get_settings
+from core.task_messages import RedisTaskSender
 
 TRAIN_TASK = "trainwell.train"
 LANDSCAPE_TASK = "trainwell.landscape"  # a finished job's loss landscape, on the queue of the job's device
@@ -94,7 +94,7 @@ class CelerySender:
 
 @lru_cache
 def sender() -> CelerySender | RedisTaskSender:
-    """Redis (production) gets the lean sender: a submission's hottest step (store/task_messages.py)."""
+    """Redis (production) gets the lean sender: a submission's hottest step (core/task_messages.py)."""
     url = get_settings().broker_url
     if url.startswith(("redis://", "rediss://")):
         return RedisTaskSender(producer(), url)

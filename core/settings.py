@@ -1,7 +1,6 @@
 """The settings: the one place that reads the environment (TRAINWELL_*).
 
-They live in `store` because store is the layer that both the API and the
-worker depend on (DESIGN.md: api → store, worker → store, trainer).
+They live in `core`, the layer below both the API and the worker (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -12,6 +11,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from trainwell.limits import ServiceLimits
 
 # Values that must never guard a production deployment.
 UNSAFE_ADMIN_KEYS = frozenset({"", "changeme", "change-me", "admin", "secret", "trainwell"})
@@ -78,6 +79,11 @@ class Settings(BaseSettings):
         if self.mode == "production" and self.admin_key is not None and self.admin_key.strip() in UNSAFE_ADMIN_KEYS:
             raise ValueError("TRAINWELL_ADMIN_KEY is empty or a sample value; refusing to start in production mode")
         return self
+
+    @property
+    def limits(self) -> ServiceLimits:
+        """What a job may ask for here: the submit path refuses past it, the diagnosis plans within it."""
+        return ServiceLimits(max_epochs=self.max_epochs, max_model_parameters=self.max_model_parameters)
 
     @property
     def visibility_timeout(self) -> int:

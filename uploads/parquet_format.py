@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from store.uploads.table import Table, UploadLimits, check_columns, check_finite, check_rows, invalid, too_large
+from uploads.table import Table, UploadLimits, check_columns, check_finite, check_rows, invalid, too_large
 
 
 def read_parquet(stream: BinaryIO, *, target: str, limits: UploadLimits) -> Table:

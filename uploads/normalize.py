@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from store.uploads.table import Table, invalid
 from trainwell.spec import Task
+from uploads.table import Table, invalid
 
 # The output layer has one unit per class; past this the target is an id, not a label.
 MAX_CLASSES = 1000

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import BinaryIO
 
-from store.uploads.csv_format import read_csv
-from store.uploads.npz_format import read_npz
-from store.uploads.parquet_format import read_parquet
-from store.uploads.table import Table, UploadError, UploadLimits, invalid, too_large
+from uploads.csv_format import read_csv
+from uploads.npz_format import read_npz
+from uploads.parquet_format import read_parquet
+from uploads.table import Table, UploadError, UploadLimits, invalid, too_large
 
 Reader = Callable[..., Table]
 FORMATS: dict[str, Reader] = {"csv": read_csv, "parquet": read_parquet, "npz": read_npz}

@@ -11,9 +11,9 @@ import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
 
-from store.queue import TRAIN_QUEUE, TRAIN_TASK, celery_config
-from store.settings import Settings
-from store.task_messages import RedisTaskSender
+from core.broker import TRAIN_QUEUE, TRAIN_TASK, celery_config
+from core.settings import Settings
+from core.task_messages import RedisTaskSender
 from tests.stack import free_port, redis_database
 
 

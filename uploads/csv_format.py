@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from store.uploads.table import Table, UploadLimits, check_columns, check_finite, check_rows, invalid, too_large
+from uploads.table import Table, UploadLimits, check_columns, check_finite, check_rows, invalid, too_large
 
 # Cells converted to numbers at a time: numpy holds a chunk as fixed-width UCS-4 strings
 # (a 20-character cell takes 80 bytes), so a chunk is bounded by cells, not rows.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from store.uploads.normalize import NormalizedDataset
+from uploads.normalize import NormalizedDataset
 
 
 def write_dataset(dataset: NormalizedDataset, directory: Path) -> int:

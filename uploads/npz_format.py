@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from store.uploads.table import Table, UploadLimits, check_finite, check_rows, invalid, too_large
+from uploads.table import Table, UploadLimits, check_finite, check_rows, invalid, too_large
 
 FEATURES = "X"
 MAX_MEMBERS = 64

@@ -5,10 +5,10 @@ column, the row, the limit) before anything is written; `write_dataset` is the o
 function that touches the data directory, and it runs last.
 """
 
-from store.uploads.formats import FORMATS, detect_format, read_table
-from store.uploads.normalize import MAX_CLASSES, NormalizedDataset, infer_task, normalize
-from store.uploads.storage import write_dataset
-from store.uploads.table import Table, UploadError, UploadLimits
+from uploads.formats import FORMATS, detect_format, read_table
+from uploads.normalize import MAX_CLASSES, NormalizedDataset, infer_task, normalize
+from uploads.storage import write_dataset
+from uploads.table import Table, UploadError, UploadLimits
 
 __all__ = [
     "FORMATS",

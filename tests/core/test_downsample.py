@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import random
 
-from store.downsample import downsample
+from core.downsample import downsample
 
 
 def test_short_series_are_returned_whole() -> None:
