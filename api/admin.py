@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from store.db import session_scope
-from store.principals import create_key, get_or_create_principal, list_keys, revoke_key
+from store.principals import ADMIN_PRINCIPAL, create_key, get_or_create_principal, list_keys, revoke_key
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-key", help="make a key for a principal (created if new); printed once")
     create.add_argument("--name", required=True, help="the principal's name")
-    create.add_argument("--admin", action="store_true", help="the principal sees every job")
+    create.add_argument("--admin", action="store_true", help="the key sees every principal's jobs")
     revoke = commands.add_parser("revoke-key", help="revoke a key by its prefix (the 8 hex digits after tw_)")
     revoke.add_argument("prefix")
     commands.add_parser("list-keys", help="list keys (prefixes only; secrets are never stored)")
@@ -22,8 +22,15 @@ def main(argv: list[str] | None = None) -> int:
 
     with session_scope() as session:
         if args.command == "create-key":
-            principal = get_or_create_principal(session=session, name=args.name, is_admin=args.admin)
-            print(create_key(session=session, principal=principal, name=args.name))
+            if args.name == ADMIN_PRINCIPAL and not args.admin:
+                print(
+                    f"the name {ADMIN_PRINCIPAL!r} is the operator's principal (TRAINWELL_ADMIN_KEY); "
+                    "choose another name, or pass --admin for an admin key",
+                    file=sys.stderr,
+                )
+                return 2
+            principal = get_or_create_principal(session=session, name=args.name)
+            print(create_key(session=session, principal=principal, name=args.name, is_admin=args.admin))
         elif args.command == "revoke-key":
             if not revoke_key(session=session, prefix=args.prefix):
                 print(f"no active key with prefix {args.prefix!r}", file=sys.stderr)
@@ -32,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             for key, principal in list_keys(session=session):
                 state = "revoked" if key.revoked_at else "active"
-                print(f"tw_{key.prefix}_…  {principal.name}{' (admin)' if principal.is_admin else ''}  {state}")
+                print(f"tw_{key.prefix}_…  {principal.name}{' (admin)' if key.is_admin else ''}  {state}")
     return 0
 
 

@@ -1,15 +1,16 @@
-"""Dependencies as Annotated aliases, so handlers never build sessions or parse tokens.
+"""Dependencies as Annotated aliases, so handlers never build sessions, parse tokens or look up
+the resource in their path.
 
 They are `async def` where they do no I/O: FastAPI runs every sync dependency in the thread pool,
-a thread hop each (~0.1–0.2 ms and a GIL hand-off), and a submission had six of them around its
-one sync endpoint. Now only the endpoint, a cache miss of the key lookup, and closing a session
-still in a transaction (its rollback goes over the network) leave the event loop.
+a thread hop each (~0.1–0.2 ms and a GIL hand-off), so a submission leaves the event loop only for
+a cache miss of the key lookup and for closing a session still in a transaction (its rollback goes
+over the network). The lookups by id (OwnJobDep, OwnDatasetDep) query the database: they are sync.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 from fastapi import Depends, Request
@@ -19,9 +20,15 @@ from sqlalchemy.orm import Session
 
 from api.auth import cached_caller, resolve_caller
 from api.errors import ApiError
+from api.services.datasets import read_dataset
+from api.services.errors import InvalidField
+from api.services.ownership import own_job
+from api.services.storable import NUL_MESSAGE, nul_field
 from core.settings import Settings, get_settings
-from store.db import session_factory
+from store import models
+from store.db import open_request_session
 from store.principals import Caller
+from trainwell.dataset import Dataset
 
 _bearer = HTTPBearer(auto_error=False, description="an API key: `tw_…` (or the operator's TRAINWELL_ADMIN_KEY)")
 
@@ -30,7 +37,9 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 async def get_session() -> AsyncIterator[Session]:
-    session = session_factory()()  # no connection yet: the endpoint's first query takes one, in its thread
+    # no connection yet: the endpoint's first query takes one, in its thread; first it waits its turn
+    # here, in the event loop, so a burst never deadlocks the pool (store/db.py)
+    session = await open_request_session()
     try:
         yield session
     finally:
@@ -72,30 +81,18 @@ async def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def nul_field(value: Any, field: str) -> str | None:
-    """The first field (dotted, as in validation errors) whose text holds a NUL character, if any.
-
-    PostgreSQL text cannot hold NUL (0x00): such a value reaching the database fails there as a
-    500 (SQLite stores it), so the API refuses it up front, the same on both.
-    """
-    if isinstance(value, str):
-        return field if "\x00" in value else None
-    if isinstance(value, dict):
-        children: Any = value.items()
-    elif isinstance(value, list | tuple):
-        children = enumerate(value)
-    else:
-        return None
-    for key, child in children:
-        found = nul_field(child, f"{field}.{key}" if field else str(key))
-        if found:
-            return found
-    return None
+def get_own_job(job_id: str, session: SessionDep, caller: CallerDep) -> models.Job:
+    """The path's job if it is the caller's; 404 for a missing or another principal's job."""
+    return own_job(session=session, caller=caller, job_id=job_id)
 
 
-def nul_error(field: str) -> ApiError:
-    message = "NUL characters (0x00) are not allowed"
-    return ApiError(422, "invalid_request", f"{field}: {message}", [{"field": field, "message": message}])
+def get_own_dataset(dataset_id: str, session: SessionDep, caller: CallerDep) -> Dataset:
+    """The path's dataset: a shipped one by name, or one the caller uploaded; 404 otherwise."""
+    return read_dataset(session=session, caller=caller, dataset_id=dataset_id)
+
+
+OwnJobDep = Annotated[models.Job, Depends(get_own_job)]
+OwnDatasetDep = Annotated[Dataset, Depends(get_own_dataset)]
 
 
 async def refuse_nul_parameters(request: Request) -> None:
@@ -103,4 +100,4 @@ async def refuse_nul_parameters(request: Request) -> None:
     for location, params in (("path", request.path_params.items()), ("query", request.query_params.multi_items())):
         for name, value in params:
             if nul_field(value, name):
-                raise nul_error(f"{location}.{name}")
+                raise InvalidField(f"{location}.{name}", NUL_MESSAGE)

@@ -16,9 +16,13 @@ from fastapi.responses import JSONResponse
 from kombu.exceptions import OperationalError as BrokerError
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError as DatabaseError
+from sqlalchemy.exc import TimeoutError as DatabasePoolTimeout
 from starlette.exceptions import HTTPException
 
+from api.openapi import documented_methods
+from api.services.errors import Conflict, Invalid, NotFound, QuotaExceeded, ServiceError
 from core.settings import get_settings
+from uploads import UploadError
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +55,13 @@ class ErrorBody(BaseModel):
 
 # What each error status means on this API, for the OpenAPI document.
 ERROR_DESCRIPTIONS = {
-    400: "a malformed request: a body that is not UTF-8 JSON, a broken multipart body, a cursor this API did not return",
+    400: "a malformed request: a body that is not UTF-8 JSON (`invalid_json`, naming line and column), a broken "
+    "multipart body, a cursor or Last-Event-ID this API did not send",
     401: "no API key, or an invalid or revoked one",
     404: "no such resource among yours",
     409: "the request conflicts with the resource's state",
     413: "the request body or the uploaded dataset is too large",
-    415: "the body is not in a media type this operation accepts",
+    415: "the body is not in a media type this operation accepts (or has no Content-Type); the message names the one",
     422: "a parameter or the body is invalid; `details` names each field",
     429: "a quota is exhausted; retry after `Retry-After` seconds",
     503: "the database or the job queue is down; retry after `Retry-After` seconds",
@@ -83,6 +88,9 @@ AUTHENTICATED = error_responses(401, 422, 503)
 
 
 class ApiError(Exception):
+    """An error of the HTTP exchange itself (auth, media type, a cursor or event id this API did not
+    send); what a use case refuses is a ServiceError instead."""
+
     def __init__(
         self, status_code: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
     ) -> None:
@@ -91,9 +99,18 @@ class ApiError(Exception):
         self.headers = headers
 
 
-def not_found(what: str, ident: str) -> ApiError:
-    # another principal's row is "not found" too: never confirm that it exists
-    return ApiError(404, "not_found", f"{what} {ident!r} not found")
+# The status of each kind of refusal a use case raises (api/services/errors.py).
+SERVICE_ERROR_STATUS: dict[type[ServiceError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    Invalid: 422,
+    QuotaExceeded: 429,
+}
+
+
+def service_error_status(exc: ServiceError) -> int:
+    """Its kind's status; a refusal of no kind above is still the request's fault: 400."""
+    return next((status for kind, status in SERVICE_ERROR_STATUS.items() if isinstance(exc, kind)), 400)
 
 
 # Messages quote what the client sent ("job '…' not found"); a key pasted into the wrong place
@@ -135,21 +152,58 @@ def validation_details(errors: Any) -> list[dict[str, Any]]:
     ]
 
 
+def invalid_json(error: dict[str, Any], document: Any) -> JSONResponse:
+    """400 `invalid_json` for a body that does not parse, naming where: FastAPI's error gives the
+    character offset alone (as a 422 on `field: "44"`), the document it failed on gives line and column."""
+    position = error["loc"][-1] if isinstance(error["loc"][-1], int) else 0
+    reason = (error.get("ctx") or {}).get("error", "JSON decode error")
+    text = document if isinstance(document, str) else ""
+    line = text.count("\n", 0, position) + 1
+    column = position - text.rfind("\n", 0, position)
+    where = {"line": line, "column": column, "position": position}
+    message = f"the body is not valid JSON: {reason} at line {line}, column {column} (character {position})"
+    return error_response(400, "invalid_json", message, where)
+
+
+def allowed_methods(request: Request, routed: str) -> list[str]:
+    """Every method this path serves, for a 405's Allow. Starlette's `routed` names only those of the
+    first route that matched the path, and /v1/datasets is two routes (GET, POST): the served schema
+    lists them all (and `routed` those of a route outside the schema, such as /docs)."""
+    methods = {method.strip() for method in routed.split(",") if method.strip()}
+    return sorted(methods | documented_methods(request.app.openapi(), request.scope["path"]))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
+    @app.exception_handler(ServiceError)
+    async def _refused(_: Request, exc: ServiceError) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, QuotaExceeded) else None
+        return error_response(service_error_status(exc), exc.code, exc.message, exc.details, headers)
+
+    @app.exception_handler(UploadError)
+    async def _refused_upload(_: Request, exc: UploadError) -> JSONResponse:
+        # the upload readers name the status themselves: 413 for any size limit, 415, 422
+        return error_response(exc.status_code, exc.code, exc.message, exc.details or None)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        malformed = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+        if malformed is not None:
+            return invalid_json(malformed, exc.body)
         details = validation_details(exc.errors())
         message = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
         return error_response(422, "invalid_request", message, details)
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         code = STATUS_CODES.get(exc.status_code, "error")
-        return error_response(exc.status_code, code, str(exc.detail), None, getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None) or {}
+        if exc.status_code == 405:
+            headers = {**headers, "Allow": ", ".join(allowed_methods(request, headers.get("Allow", "")))}
+        return error_response(exc.status_code, code, str(exc.detail), None, headers or None)
 
     @app.exception_handler(DatabaseError)
     async def _database_down(_: Request, exc: DatabaseError) -> JSONResponse:
@@ -157,6 +211,14 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("database unavailable: %s", type(exc.orig).__name__)
         return error_response(
             503, "database_unavailable", "the database is unavailable; retry later", headers={"Retry-After": "2"}
+        )
+
+    @app.exception_handler(DatabasePoolTimeout)
+    async def _database_busy(_: Request, exc: DatabasePoolTimeout) -> JSONResponse:
+        # every connection of this process's pool stayed busy for the pool timeout (store/db.py)
+        log.warning("database pool exhausted: %s", exc)
+        return error_response(
+            503, "database_busy", "every database connection is busy; retry later", headers={"Retry-After": "1"}
         )
 
     @app.exception_handler(BrokerError)

@@ -30,7 +30,7 @@ from store.db import session_factory
 from store.diagnoses import get_diagnosis
 from store.events import EpochMetrics, JobState, read_epochs_after, read_job_state
 from trainwell.diagnosis import DiagnosisStatus
-from trainwell.job import FINAL_STATUSES, JobStatus
+from trainwell.job import FINAL_STATUSES, FailureReason, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -164,10 +164,12 @@ class _Wakeups:
             self._pubsub = None
 
 
-# The worker diagnoses a job right after it ends; jobs that never ran, were stopped by a time
-# limit, lost their worker for good, or whose data could not be loaded get no diagnosis, and no
-# stream waits for one.
-NO_DIAGNOSIS_REASONS = frozenset({"terminated", "dataset", "worker_lost"})
+# Every job that ran ends with a final diagnosis (a verdict, or not_applicable saying why there is none).
+# The worker diagnoses a job right after it ends, so a stream waits for it. A job stopped by a time limit,
+# whose data could not be loaded or whose worker was lost for good has its diagnosis stored in the same
+# transaction as its final status: for those, a stream that finds none will get none. A job that never
+# ran (cancelled while queued) has none either.
+DIAGNOSED_WITH_FINAL_STATUS = frozenset({FailureReason.terminated, FailureReason.dataset, FailureReason.worker_lost})
 DIAGNOSIS_WAIT_SECONDS = 300.0
 # Probe jobs queue like any other, possibly behind a backlog: a stream waits for their verdict up to an
 # hour, reading the diagnosis once a second (a small indexed read; the provisional one was already sent).
@@ -179,10 +181,12 @@ def _diagnosis(job_id: str) -> tuple[dict[str, Any] | None, bool]:
     """The stored diagnosis (None while pending), and whether one will never come."""
     with session_factory()() as session:
         state = read_job_state(session=session, job_id=job_id)
-        if state is None or state.started_at is None or state.error_reason in NO_DIAGNOSIS_REASONS:
-            return None, True  # gone, never ran (cancelled while queued), or not diagnosable
+        if state is None or state.started_at is None:
+            return None, True  # gone, or never ran (cancelled while queued)
         diagnosis = get_diagnosis(session=session, job_id=job_id)
-    return (diagnosis.model_dump(mode="json") if diagnosis is not None else None), False
+    if diagnosis is None:
+        return None, state.error_reason in DIAGNOSED_WITH_FINAL_STATUS
+    return diagnosis.model_dump(mode="json"), False
 
 
 async def job_events(job_id: str, cursor: Cursor) -> AsyncIterator[ServerSentEvent]:
@@ -205,9 +209,9 @@ async def job_events(job_id: str, cursor: Cursor) -> AsyncIterator[ServerSentEve
         diagnosis = await _next_diagnosis(job_id, wait_seconds, unlike=sent)
         if diagnosis is None:
             return
-        ready = diagnosis["status"] == DiagnosisStatus.ready.value
-        yield JSONServerSentEvent(data=diagnosis, event="diagnosis", id=replace(cursor, diagnosed=ready).encode())
-        if ready:
+        final = DiagnosisStatus(diagnosis["status"]).is_final
+        yield JSONServerSentEvent(data=diagnosis, event="diagnosis", id=replace(cursor, diagnosed=final).encode())
+        if final:
             return
         sent = diagnosis["status"]
 

@@ -13,16 +13,25 @@ from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.limits import install_body_limit
 from api.observability import install_metrics
+from api.openapi import install_openapi
 from api.request_id import install_request_id
-from api.routes import datasets, diagnosis, events, health, jobs, landscape, remedies, ui
+from api.routes import datasets, diagnosis, events, health, jobs, landscape, remedies, ui, workers
+from core.process import exit_with_parent
 from core.settings import get_settings
+from store.db import use_api_pools
+
+use_api_pools()  # this process's engines get the API's connection pools (store/db.py)
 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    if get_settings().exit_with_parent:
+        # under `make run` with several API processes, uvicorn's own worker processes must die with
+        # the uvicorn parent as that parent dies with the supervisor (api/supervisor.py)
+        exit_with_parent()
     # Everything imported and every route built: freeze that heap (~145k objects) out of the cyclic
-    # collector's sight. Each full collection walked it for 70–96 ms, a pause that stalled every
-    # request in flight and set the submit p99; after the freeze they take 6–11 ms (bench/service.py).
+    # collector's sight, so that a full collection does not walk it and stall every request in flight
+    # (the pause that set the submit p99; BENCHMARKS.md, bench/service.py).
     gc.collect()
     gc.freeze()
     yield
@@ -39,6 +48,7 @@ app = FastAPI(
 install_error_handlers(app)
 install_body_limit(app)
 install_docs(app)
+install_openapi(app)
 install_metrics(app)
 if get_settings().cors_origins:  # off unless an allow-list is configured
     app.add_middleware(
@@ -56,3 +66,4 @@ app.include_router(landscape.router)
 app.include_router(events.router)
 app.include_router(ui.router)
 app.include_router(datasets.router)
+app.include_router(workers.router)

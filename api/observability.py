@@ -16,11 +16,11 @@ from fastapi import FastAPI
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
-from sqlalchemy import func, select
 
 from store.counters import COUNTERS, read_counters
 from store.db import session_factory
-from store.models import Job, utcnow
+from store.job_stats import job_stats
+from store.models import utcnow
 from trainwell.job import JobStatus
 
 DURATION_WINDOW = timedelta(hours=1)
@@ -39,44 +39,28 @@ class JobsCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         now = utcnow()
         with session_factory()() as session:
-            by_status = {
-                status: count
-                for status, count in session.execute(select(Job.status, func.count()).group_by(Job.status))
-            }
-            oldest = session.scalar(select(func.min(Job.enqueued_at)).where(Job.status == JobStatus.queued.value))
-            retried = [
-                (status, count)
-                for status, count in session.execute(
-                    select(Job.status, func.count()).where(Job.attempt > 1).group_by(Job.status)
-                )
-            ]
-            finished = session.execute(
-                select(Job.started_at, Job.finished_at).where(
-                    Job.finished_at >= now - DURATION_WINDOW, Job.started_at.is_not(None)
-                )
-            ).all()
+            stats = job_stats(session=session, finished_since=now - DURATION_WINDOW)
             counters = read_counters(session=session)
 
         jobs = GaugeMetricFamily("trainwell_jobs", "jobs by status", labels=["status"])
         for status in JobStatus:
-            jobs.add_metric([status.value], by_status.get(status.value, 0))
+            jobs.add_metric([status.value], stats.by_status.get(status.value, 0))
         yield jobs
-        age = (now - oldest).total_seconds() if oldest is not None else 0.0
+        age = (now - stats.oldest_queued).total_seconds() if stats.oldest_queued is not None else 0.0
         yield GaugeMetricFamily(
             "trainwell_oldest_queued_job_age_seconds", "how long the oldest queued job has waited", value=age
         )
         retries = GaugeMetricFamily(
             "trainwell_jobs_retried", "jobs on a second or later attempt, by status", labels=["status"]
         )
-        for retried_status, count in retried:
+        for retried_status, count in stats.retried:
             retries.add_metric([retried_status], count)
         yield retries
-        durations = [(end - start).total_seconds() for start, end in finished if start and end]
         yield SummaryMetricFamily(
             "trainwell_job_duration_seconds",
             "run time of the jobs that finished in the last hour",
-            count_value=len(durations),
-            sum_value=sum(durations),
+            count_value=len(stats.durations),
+            sum_value=sum(stats.durations),
         )
         for name, value in counters.items():
             yield CounterMetricFamily(f"trainwell_{name}", COUNTERS[name], value=value)

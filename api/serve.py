@@ -1,34 +1,29 @@
-"""`make run`: migrate, then start the API (uvicorn) and a real Celery worker process,
-and supervise both. Ctrl-C or SIGTERM stops both; no process is left behind.
-
-Each child runs in its own process group, so the whole group (the Celery parent and
-its pool child) can be signalled at once, and the terminal's Ctrl-C reaches only
-this supervisor, which then stops the children in order.
+"""`make run`: migrate, then start the API (uvicorn) and a real Celery worker process, and
+supervise both (api/supervisor.py): a crashed one is restarted, Ctrl-C or SIGTERM stops both with
+every process they started, and nothing outlives the supervisor.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
+import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
-from core.broker import QUEUES
+from pydantic import ValidationError
+
+from api.supervisor import Child, supervise
+from core.broker import GPU_QUEUE, TRAIN_QUEUE
+from core.devices import gpu_names
 from core.settings import Settings, get_settings
 from store.db import session_scope
 from store.migrate import upgrade_database
 from store.principals import authenticate, create_key, get_or_create_principal
 
 LOCAL_PRINCIPAL = "local"
-# Celery's SIGTERM is a warm shutdown that waits for the running epoch loop to notice;
-# past this grace the process group is killed (the job's row is then picked up again
-# once its heartbeat goes stale).
-SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 def ensure_local_key(settings: Settings) -> str:
@@ -49,6 +44,15 @@ def ensure_local_key(settings: Settings) -> str:
     return key
 
 
+def worker_queues() -> list[str]:
+    """TRAINWELL_WORKER_QUEUES, else `train`, and `gpu` (cuda jobs) only on a host with a GPU: a CPU
+    worker that took a cuda job could only fail it."""
+    configured = get_settings().worker_queues
+    if configured:
+        return configured
+    return [TRAIN_QUEUE, GPU_QUEUE] if gpu_names() else [TRAIN_QUEUE]
+
+
 def worker_command(hostname: str = "embedded@%h") -> list[str]:
     """The worker as `make run` starts it (and the tests, which start several)."""
     return [
@@ -59,7 +63,7 @@ def worker_command(hostname: str = "embedded@%h") -> list[str]:
         "worker.celery_app",
         "worker",
         "--queues",
-        ",".join(QUEUES),
+        ",".join(worker_queues()),
         "--concurrency",
         "1",
         "--loglevel",
@@ -87,74 +91,77 @@ def api_command(settings: Settings) -> list[str]:
 def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.2)
-    return False
-
-
-def wait_for_file(path: Path, process: subprocess.Popen[bytes], timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        if path.exists():
+        if api_answers(url):
             return True
-        time.sleep(0.1)
+        time.sleep(0.2)
     return False
 
 
-def stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            # the leader only: Celery's warm shutdown lets its pool child finish cleanly
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
-    for process in processes:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        # the group, not just the leader: the Celery pool child must go too
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+def api_answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=0.5) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Whether a server holds the port already: one answering there would pass for this stack's API."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no owner
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def refusal(error: ValidationError) -> str:
+    """A refused configuration in one line per problem, naming the variables (never their values)."""
+    lines = []
+    for item in error.errors():
+        where = "".join(f"TRAINWELL_{str(part).upper()}: " for part in item["loc"][:1])  # a field's, or none
+        lines.append(f"trainwell: {where}{item['msg'].removeprefix('Value error, ')}")
+    return "\n".join(lines)
 
 
 def main() -> int:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as error:  # before anything starts: no child to stop, nothing written
+        print(refusal(error), file=sys.stderr)
+        return 2
+    if port_taken(settings.host, settings.port):
+        print(
+            f"trainwell: {settings.host}:{settings.port} is already in use (another trainwell?); "
+            "stop that server or choose another port with TRAINWELL_PORT",
+            file=sys.stderr,
+        )
+        return 1
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_database()
     key = ensure_local_key(settings) if settings.mode == "embedded" else None
 
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
     ready_file = settings.data_dir.resolve() / f"worker-{os.getpid()}.ready"
     ready_file.unlink(missing_ok=True)
     worker_env = {**os.environ, "TRAINWELL_WORKER_READY_FILE": str(ready_file)}
-    worker = subprocess.Popen(worker_command(), start_new_session=True, env=worker_env)
-    api = subprocess.Popen(api_command(settings), start_new_session=True)
-    processes = [api, worker]
     base = f"http://{settings.host}:{settings.port}"
-    try:
-        if not wait_until_serving(f"{base}/healthz", api):
-            print("trainwell: the API did not come up", file=sys.stderr)
-            return 1
-        if not wait_for_file(ready_file, worker):
-            print("trainwell: the worker did not come up", file=sys.stderr)
-            return 1
+
+    def ready() -> bool:
+        return ready_file.exists() and api_answers(f"{base}/healthz")
+
+    def announce() -> None:
         print(f"trainwell is serving {base}  —  API docs: {base}/docs", flush=True)
         if key is not None:
             print(f"local API key (also in {Path(settings.key_file).resolve()}): {key}", flush=True)
-        while not stopping.wait(0.5):
-            for process in processes:
-                if process.poll() is not None:
-                    name = "API" if process is api else "worker"
-                    print(f"trainwell: the {name} exited with {process.returncode}; stopping", file=sys.stderr)
-                    return 1
-        return 0
+
+    children = [
+        Child("API", api_command(settings), env={**os.environ, "TRAINWELL_EXIT_WITH_PARENT": "true"}),
+        Child("worker", worker_command(), env=worker_env, idle_kill=True),
+    ]
+    try:
+        return supervise(children, ready=ready, on_ready=announce)
     finally:
-        stop(processes)
         ready_file.unlink(missing_ok=True)
         print("trainwell stopped", flush=True)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU half of issue 3, as one script for the lent device machine (whose python3 holds a CUDA
+# The trainer's GPU checks and benchmark, as one script for a lent GPU machine (whose python3 holds a CUDA
 # PyTorch, scikit-learn and Lightning, but not pydantic: carry it as wheels, see the device README).
 #   bash bench/cuda.sh OUTDIR
 # 1. the CUDA-marked tests (bf16 training, bf16 vs fp32, a W2 epoch, resume on the GPU);
@@ -7,8 +7,8 @@
 # 3. the trainer, diagnosis and scenario suites with device "auto", i.e. on the GPU;
 # 4. tests/service/test_gpu.py on the embedded stack (`make run`'s process tree): jobs, a diagnosis
 #    and a landscape trained and computed on the GPU in forked processes. It needs the service's
-#    runtime packages the image lacks, carried as cp312 wheels too (stop 11 carried 37, 17 MB:
-#    the closure of pyproject's dependencies minus the image's package list in KINDS.md).
+#    runtime packages the image lacks, carried as cp312 wheels too (the closure of pyproject's
+#    dependencies minus the image's package list in KINDS.md).
 # Only torch-level tests run: --confcutdir keeps tests/conftest.py (the service stack, which needs
 # PostgreSQL, Redis and the service's packages) out, and the sibling folders' conftests in.
 set -uo pipefail

@@ -1,4 +1,4 @@
-"""The diagnosis against its targets (issue 4), measured in one run on this machine.
+"""The diagnosis against its speed targets (BENCHMARKS.md), measured in one run on this machine.
 
 Rules: the whole rule engine plus the verdict on a job with 10,005 metric rows (23 epoch metrics × 435
 epochs, and 5 folds × 23 metrics × 87 epochs), median of repeated runs; target ≤ 50 ms.

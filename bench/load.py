@@ -1,8 +1,8 @@
 """A minimal HTTP/1.1 load generator: N keep-alive connections, each sending requests back to back.
 
-httpx costs ~1 ms of CPU per request here, so at a few hundred requests a second it took a core of
-this 2-core machine from the server it measured (GET /healthz: 350 req/s through httpx, 1,700 through
-wrk, same server). This one writes pre-built request bytes and reads each response by its
+A client that spends about a millisecond of CPU per request (httpx does) takes a whole core from
+the server it measures at a few hundred requests a second, on a machine with few cores
+(BENCHMARKS.md). This one writes pre-built request bytes and reads each response by its
 Content-Length on raw asyncio streams: tens of microseconds per request. It speaks only what
 uvicorn answers with (Content-Length bodies, keep-alive).
 """

@@ -1,4 +1,4 @@
-"""Service targets (issue 2): submit → running latency, and POST /v1/jobs throughput.
+"""The service against its targets (BENCHMARKS.md): submit → running latency, and POST /v1/jobs throughput.
 
 Runs the real `make run` process tree (tests/stack.py) in production mode (PostgreSQL +
 Redis, a fresh database and Redis db) and in embedded mode. Latencies come from the

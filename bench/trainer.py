@@ -1,4 +1,6 @@
-"""trainer.fit against a minimal hand-written PyTorch loop on the same spec, in the same process (issue 3 Targets).
+"""trainer.fit against a minimal hand-written PyTorch loop on the same spec, in the same process.
+
+Targets (BENCHMARKS.md): plain fit ≤ 1.05× the hand loop, instrumented ≤ 1.15×, peak RSS ≤ 1.5×.
 
 W1: digits, MLP 64-128-128-10 ReLU, Adam, batch 64.
 W2: 100,000×64 synthetic, MLP 64-512-512-512-10 with BatchNorm, batch 256 (an uploaded-dataset npz).
@@ -12,10 +14,10 @@ trainer_cuda.json): every variant's tensors and model live on the GPU, W2 trains
 (one epoch there is a fraction of a second), a bf16-autocast run of fit is timed beside them, and W2's
 peak GPU memory (torch.cuda.max_memory_allocated) stands in for peak RSS.
 
-Torch runs on THREADS intra-op threads. One by default: on the shared 2-core machine this was written
-on, two OpenMP threads made single runs swing by up to 10× whenever another process woke up (the
-per-round ratios ranged 0.38–10.9), which drowns a 5% question. One thread makes each step slower,
-so a fixed per-step cost weighs a little less than it would with more threads.
+Torch runs on THREADS intra-op threads. One by default: on a shared machine with few cores, OpenMP
+threads spin at every barrier and a run swings by whole multiples whenever another process wakes
+up, which drowns a 5% question. One thread makes each step slower, so a fixed per-step cost weighs
+a little less than it would with more threads.
 """
 
 from __future__ import annotations

@@ -2,12 +2,15 @@
 task names, declared queues, and the Celery configuration.
 
 The API sends tasks *by name* through a Celery app built here, so it never imports
-the worker or torch (DESIGN.md).
+the worker or torch (docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -19,6 +22,7 @@ from core.task_messages import RedisTaskSender
 
 TRAIN_TASK = "trainwell.train"
 LANDSCAPE_TASK = "trainwell.landscape"  # a finished job's loss landscape, on the queue of the job's device
+DIAGNOSE_TASK = "trainwell.diagnose"  # a finished job's diagnosis again, when the process making it died
 
 # device "cuda" jobs go to `gpu`, consumed only by workers on GPU hosts; "auto" and
 # "cpu" jobs go to `train`, consumed by every worker. Undeclared queues are refused
@@ -111,4 +115,83 @@ async def enqueue_training_async(job_id: str, queue: str) -> None:
 
 
 def enqueue_landscape(job_id: str, queue: str) -> None:
-    sender().send(name=LANDSCAPE_TASK, args=[job_id], queue=queue)
+    sender().send(name=LANDSCAPE_TASK, args=[job_id], queue=queue, task_id=landscape_task_id(job_id))
+
+
+def enqueue_diagnosis(job_id: str, queue: str) -> None:
+    sender().send(name=DIAGNOSE_TASK, args=[job_id], queue=queue, task_id=diagnosis_task_id(job_id))
+
+
+# Task ids name what they are for: a training message's is the job id, so the broker's messages can be
+# matched with the rows that wait for them (held_task_ids).
+def landscape_task_id(job_id: str) -> str:
+    return f"{job_id}.landscape"
+
+
+def diagnosis_task_id(job_id: str) -> str:
+    return f"{job_id}.diagnose"
+
+
+def held_task_ids(settings: Settings) -> set[str]:
+    """The ids of the task messages the broker holds now: waiting in a queue, or delivered and not acked.
+
+    A queued row whose id is missing here lost its message (a Redis restart without persistence) and must
+    be sent again; one whose id is here must not be, or the queue floods with copies (each a wasted fork).
+    One read per reaper round: LRANGE of each queue and HVALS of kombu's unacked hash on Redis; on the
+    embedded SQLAlchemy transport the visible rows of its message table (a delivered message stays as an
+    invisible row and is never restored, so it does not count).
+    """
+    url = settings.broker_url
+    if url.startswith(("redis://", "rediss://")):
+        return _redis_task_ids(url)
+    if url.startswith("sqla+"):
+        return _sqlalchemy_task_ids(url.removeprefix("sqla+"))
+    raise ValueError(f"cannot list the messages of broker {url.split(':', 1)[0]!r}")
+
+
+# what reading a message that is not a Celery task message (protocol 2) raises: it is none of ours, skipped
+NOT_OURS = (ValueError, KeyError, TypeError, IndexError)
+
+
+def _redis_task_ids(url: str) -> set[str]:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            for queue in QUEUES:
+                pipe.lrange(queue, 0, -1)
+            pipe.hvals("unacked")  # kombu's Redis transport: delivery tag -> [message, exchange, routing key]
+            *queued, unacked = pipe.execute()
+    finally:
+        client.close()
+    envelopes = [raw for messages in queued for raw in messages]
+    delivered = []
+    for raw in unacked:
+        with contextlib.suppress(*NOT_OURS):
+            delivered.append(json.dumps(json.loads(raw)[0]))
+    return _task_ids(envelopes + delivered)
+
+
+def _sqlalchemy_task_ids(url: str) -> set[str]:
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("kombu_message"):
+                return set()  # nothing was ever sent
+            rows = connection.execute(text("SELECT payload FROM kombu_message WHERE visible"))
+            return _task_ids(payload for (payload,) in rows)
+    finally:
+        engine.dispose()
+
+
+def _task_ids(envelopes: Iterable[str | bytes]) -> set[str]:
+    ids = set()
+    for raw in envelopes:
+        with contextlib.suppress(*NOT_OURS):
+            task_id = json.loads(raw)["headers"]["id"]
+            if isinstance(task_id, str):
+                ids.add(task_id)
+    return ids

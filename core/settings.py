@@ -16,24 +16,40 @@ from trainwell.limits import ServiceLimits
 
 # Values that must never guard a production deployment.
 UNSAFE_ADMIN_KEYS = frozenset({"", "changeme", "change-me", "admin", "secret", "trainwell"})
+# What production must be told: its defaults are embedded mode's SQLite files, which hold one
+# machine's jobs and cannot be shared by workers on other hosts, so a production deployment that
+# forgot one would come up and quietly keep its jobs in a local file.
+PRODUCTION_REQUIRED = {"database_url": "TRAINWELL_DATABASE_URL", "broker_url": "TRAINWELL_BROKER_URL"}
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TRAINWELL_", extra="ignore")
+    # hide_input_in_errors: a refused configuration's message must not echo the admin key or a
+    # database URL's password into a log.
+    model_config = SettingsConfigDict(env_prefix="TRAINWELL_", extra="ignore", hide_input_in_errors=True)
 
     mode: Literal["embedded", "production"] = "embedded"
     data_dir: Path = Path("var")
-    # Defaults derive from data_dir (see _embedded_defaults): a SQLite database and
+    # Embedded mode's defaults derive from data_dir (see _mode_defaults): a SQLite database and
     # Celery's SQLAlchemy transport on a second SQLite file, so `make run` needs no services.
+    # Production mode has no default: both must be set.
     database_url: str = ""
     broker_url: str = ""
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     admin_key: str | None = None
-    # API processes `make run` starts (uvicorn --workers). A submission costs ~2 ms of Python CPU
-    # (validation, the insert, the broker send), so one process tops out near 600 submissions/s on
-    # one core; production wants one per core. Embedded mode's SQLite serializes writes anyway: 1.
+    # API processes `make run` starts (uvicorn --workers). A submission is CPU-bound Python
+    # (validation, the insert, the broker send), so one process saturates one core; production
+    # wants one per core (BENCHMARKS.md). Embedded mode's SQLite serializes writes anyway: 1.
     api_workers: int = Field(1, ge=1, le=64)
+    # Database connections each process may hold (store/db.py): its pools never overflow, so a
+    # deployment's total is API processes × api + workers × 2 × worker (each worker's main process, for
+    # its reaper, and the job's own process) + 2 (a migration, an admin command), to be kept under the
+    # server's max_connections (docs/configuration.md, "Database connections"). Past its pool, a
+    # request waits for a connection up to the pool timeout, then gets a 503. An API process needs 3:
+    # one for submissions, two for other requests (one spare, store/db.py open_request_session).
+    api_database_connections: int = Field(10, ge=3, le=1000)
+    worker_database_connections: int = Field(2, ge=1, le=100)
+    database_pool_timeout_seconds: float = Field(10.0, gt=0)
     # Browsers may call the API from these origins (JSON list); empty: CORS is off.
     cors_origins: list[str] = Field(default_factory=list)
 
@@ -62,16 +78,29 @@ class Settings(BaseSettings):
     max_dataset_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     max_dataset_rows: int = Field(1_000_000, ge=2)
     max_dataset_columns: int = Field(10_000, ge=1)
-    # Quotas per principal, checked before a job is stored (api/quotas.py).
+    # Quotas per principal, checked before a job is stored (api/services/quotas.py).
     max_model_parameters: int = Field(50_000_000, ge=1)
     max_active_jobs: int = Field(100, ge=1, description="queued + running jobs per principal")
     submissions_per_minute: int = Field(120, ge=1)
     # Set by `make run`'s supervisor for its worker: the worker touches this file once it
     # consumes, so "serving" is printed only when jobs can actually train.
     worker_ready_file: Path | None = None
+    # The queues `make run`'s worker consumes (JSON list); unset: `train`, and `gpu` only on a host with
+    # a GPU (core/devices.py), since a CPU worker could only fail a cuda job.
+    worker_queues: list[str] | None = None
+    # Set by `make run`'s supervisor for the API: each API process dies with its parent
+    # (core/process.py), so a killed supervisor leaves no server holding the port.
+    exit_with_parent: bool = False
 
     @model_validator(mode="after")
-    def _embedded_defaults(self) -> Settings:
+    def _mode_defaults(self) -> Settings:
+        if self.mode == "production":
+            missing = [name for field, name in PRODUCTION_REQUIRED.items() if not getattr(self, field).strip()]
+            if missing:
+                raise ValueError(
+                    f"TRAINWELL_MODE=production needs {' and '.join(PRODUCTION_REQUIRED.values())}; "
+                    f"missing: {', '.join(missing)} (refusing to fall back to embedded mode's SQLite files)"
+                )
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'trainwell.sqlite').resolve()}"
         if not self.broker_url:

@@ -1,13 +1,14 @@
 """Task messages sent straight to Redis: the bytes Celery and kombu would push, in one LPUSH.
 
-`Celery.send_task` cost ~0.4 ms of CPU a submission here, most of it not in the one LPUSH it
-makes: kombu's Redis channel builds a new `redis.Redis` client (and its ~170-entry response
-callback table) for every message, and the publish goes through Celery's signals, producer pool
-and retry wrapper (bench/service.py profile). The message itself is still Celery's own: its
-headers, properties and body come from `app.amqp.create_task_message` (task protocol 2), and the
-envelope is kombu's Redis-transport format (kombu/transport/virtual/base.py `prepare_message`,
-`_inplace_augment_message`; kombu/transport/redis.py `_put`). tests/store/test_task_messages.py
-checks that envelope against what `send_task` pushes, so a kombu upgrade that changes it fails CI.
+`Celery.send_task` spends most of its CPU outside the one LPUSH it makes: kombu's Redis channel
+builds a new `redis.Redis` client (and its response-callback table) for every message, and the
+publish goes through Celery's signals, producer pool and retry wrapper (profiled with
+bench/service.py; BENCHMARKS.md). A submission is the service's hottest write, so it skips them.
+The message itself is still Celery's own: its headers, properties and body come from
+`app.amqp.create_task_message` (task protocol 2), and the envelope is kombu's Redis-transport
+format (kombu/transport/virtual/base.py `prepare_message`, `_inplace_augment_message`;
+kombu/transport/redis.py `_put`). tests/core/test_task_messages.py checks that envelope against
+what `send_task` pushes, so a kombu upgrade that changes it fails CI.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from typing import Any
 
 import redis
 import redis.asyncio
+import redis.asyncio.retry
+import redis.retry
 from celery import Celery
 from kombu.exceptions import OperationalError
 from kombu.utils.json import dumps
 from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
 
 
 def redis_envelope(app: Celery, *, name: str, args: list[Any], queue: str, task_id: str) -> str:
@@ -59,19 +61,30 @@ class RedisTaskSender:
         self.app = app
         self.url = url
 
-    def _client_options(self) -> dict[str, Any]:
-        # A dead broker must fail the submit quickly (503 broker_unavailable), not hang it: two quick
-        # retries, as Celery's task_publish_retry_policy here (redis-py's own default backs off for seconds).
-        retry = Retry(ExponentialBackoff(cap=0.5, base=0.1), retries=2)
-        return {"socket_connect_timeout": 2, "socket_timeout": 5, "retry": retry}
+    # A dead broker must fail the submit quickly (503 broker_unavailable), not hang it. A pooled
+    # connection that died (Redis restarted since it was opened) fails its next command, and the
+    # first submission after a restart would get a 503: redis-py reconnects and sends again on a
+    # ConnectionError or TimeoutError, twice at most, 0.1 s and 0.2 s apart, as Celery's
+    # task_publish_retry_policy here (its own default backs off for seconds). An LPUSH sent again
+    # after its reply was lost may queue the task twice: harmless, the claim lets one delivery train.
+    _TIMEOUTS: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5}
+    _RETRIES = 2
+
+    @staticmethod
+    def _backoff() -> ExponentialBackoff:
+        return ExponentialBackoff(cap=0.5, base=0.1)
 
     @cached_property
     def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.url, **self._client_options())
+        retry = redis.retry.Retry(self._backoff(), retries=self._RETRIES)
+        return redis.Redis.from_url(self.url, retry=retry, **self._TIMEOUTS)
 
     @cached_property
     def async_client(self) -> redis.asyncio.Redis:
-        return redis.asyncio.Redis.from_url(self.url, **self._client_options())
+        # the asyncio client needs asyncio's Retry: given the synchronous one, it awaits the command
+        # outside the retry loop, so a dead pooled connection fails the submission instead of retrying
+        retry = redis.asyncio.retry.Retry(self._backoff(), retries=self._RETRIES)
+        return redis.asyncio.Redis.from_url(self.url, retry=retry, **self._TIMEOUTS)
 
     def send(self, *, name: str, args: list[Any], queue: str, task_id: str | None = None) -> None:
         with _broker_errors():

@@ -13,7 +13,11 @@ COUNTERS = {
     "reaper_requeued": "running jobs whose worker was lost, requeued to resume",
     "reaper_failed": "jobs failed with reason worker_lost after their last attempt",
     "reaper_cancelled": "cancelling jobs whose worker was lost, marked cancelled",
-    "reaper_resent": "queued jobs whose message was sent again (lost by the broker?)",
+    "reaper_resent": "queued jobs whose message the broker lost, sent again",
+    "reaper_rediagnosed": "finished jobs whose diagnosis's process was lost, diagnosed again",
+    "reaper_undiagnosed": "finished jobs left without a diagnosis (never ran, or lost on every attempt): not_applicable",
+    "reaper_landscapes_requeued": "landscapes whose worker was lost, computed again",
+    "reaper_landscapes_failed": "landscapes failed after their worker was lost on every attempt",
     "metric_write_retries": "metric writes that failed and were retried later",
 }
 

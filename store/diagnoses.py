@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
-from store.models import JobDiagnosis, utcnow
+from store.db import upsert_insert
+from store.models import Job, JobDiagnosis, utcnow
 from trainwell.diagnosis import Diagnosis
 
 
@@ -18,6 +21,28 @@ def save_diagnosis(*, session: Session, job_id: str, diagnosis: Diagnosis) -> No
     row.verdict = diagnosis.verdict.value if diagnosis.verdict is not None else None
     row.body = diagnosis.model_dump(mode="json")
     row.updated_at = utcnow()
+
+
+def save_attempt_diagnosis(*, session: Session, job_id: str, attempt: int, diagnosis: Diagnosis) -> bool:
+    """Store the diagnosis a job's attempt computed, only while that attempt is the job's newest claim:
+    one `INSERT … SELECT … FROM jobs WHERE attempt = …` upsert, so a superseded attempt that wakes up
+    late cannot overwrite the newer attempt's diagnosis. False when it was not stored."""
+    values: dict[str, Any] = {
+        "job_id": literal(job_id),
+        "status": literal(diagnosis.status.value),
+        "verdict": literal(diagnosis.verdict.value if diagnosis.verdict is not None else None),
+        "body": literal(diagnosis.model_dump(mode="json"), type_=JobDiagnosis.__table__.c.body.type),
+        "updated_at": literal(utcnow(), type_=JobDiagnosis.__table__.c.updated_at.type),
+    }
+    owned = select(*(value.label(name) for name, value in values.items())).where(
+        Job.id == job_id, Job.attempt == attempt
+    )
+    statement = upsert_insert(session, JobDiagnosis.__table__).from_select(list(values), owned)
+    statement = statement.on_conflict_do_update(
+        index_elements=["job_id"], set_={c: statement.excluded[c] for c in ("status", "verdict", "body", "updated_at")}
+    ).returning(JobDiagnosis.__table__.c.job_id)
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT … SELECT … ON CONFLICT here
+    return session.execute(statement).first() is not None
 
 
 def get_diagnosis(*, session: Session, job_id: str) -> Diagnosis | None:

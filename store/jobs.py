@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, case, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import Job, utcnow
@@ -83,6 +83,12 @@ def get_job(*, session: Session, job_id: str, principal_id: int | None) -> Job |
     if principal_id is not None:
         query = query.where(Job.principal_id == principal_id)
     return session.scalars(query).one_or_none()
+
+
+def remedy_jobs(*, session: Session, parent_id: str) -> list[Job]:
+    """The remedy jobs launched from a job's diagnosis, oldest first."""
+    query = select(Job).where(Job.parent_id == parent_id, Job.origin == JobOrigin.remedy.value).order_by(Job.created_at)
+    return list(session.scalars(query))
 
 
 def get_job_by_idempotency_key(*, session: Session, principal_id: int, key: str) -> Job | None:
@@ -174,36 +180,58 @@ def request_cancel(*, session: Session, job: Job) -> None:
     session.refresh(job)
 
 
-def heartbeat(*, session: Session, job_id: str) -> JobStatus | None:
-    """Stamp the heartbeat of a running job and return its status (cancelling means: stop)."""
-    session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status.in_([JobStatus.running.value, JobStatus.cancelling.value]))
-        .values(heartbeat_at=utcnow())
-    )
-    status = session.scalar(select(Job.status).where(Job.id == job_id))
+# A running job's writes are fenced by its attempt: each compares `attempt` in the very statement that
+# writes, so an attempt the reaper requeued or a newer claim superseded (a paused process that woke up,
+# a worker cut off by a partition) changes nothing once the row has moved on.
+ACTIVE = (JobStatus.running.value, JobStatus.cancelling.value)
+
+
+def _held_by(job_id: str, attempt: int) -> tuple[Any, ...]:
+    return (Job.id == job_id, Job.attempt == attempt, Job.status.in_(ACTIVE))
+
+
+def heartbeat(*, session: Session, job_id: str, attempt: int) -> JobStatus | None:
+    """Stamp the heartbeat of this attempt and return the job's status (cancelling means: stop);
+    None when the attempt no longer holds the job (requeued, claimed again, or ended without it)."""
+    stamped = session.execute(update(Job).where(*_held_by(job_id, attempt)).values(heartbeat_at=utcnow()))
+    if stamped.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    status = session.scalar(select(Job.status).where(Job.id == job_id))  # the row is ours until the commit
     return JobStatus(status) if status is not None else None
 
 
-def set_progress(*, session: Session, job_id: str, epoch: int, fold: int, folds: int, epochs: int) -> None:
-    session.execute(
+def set_progress(
+    *, session: Session, job_id: str, attempt: int, epoch: int, fold: int, folds: int, epochs: int
+) -> bool:
+    """Record this attempt's progress (and its heartbeat); False when the attempt no longer holds the job.
+
+    The metrics of the epoch are written in the same transaction after it: in PostgreSQL the update
+    holds the row's lock until the commit, so no claim can slip between the fence and the rows."""
+    result = session.execute(
         update(Job)
-        .where(Job.id == job_id)
+        .where(*_held_by(job_id, attempt))
         .values(epoch=epoch, fold=fold, folds=folds, epochs=epochs, heartbeat_at=utcnow())
     )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def finish_job(
     *,
     session: Session,
     job_id: str,
+    attempt: int,
     status: JobStatus,
     summary: dict[str, Any] | None = None,
     error_reason: str | None = None,
     error_message: str | None = None,
     error_traceback: str | None = None,
-) -> None:
-    """running/cancelling → a final status. A job someone cancelled while it ran ends cancelled."""
+) -> JobStatus | None:
+    """running/cancelling → a final status, by the attempt that holds the job; returns the status stored,
+    or None when the attempt no longer holds it (a newer attempt's outcome is not ours to write).
+
+    A cancel the API accepted wins over success: a job that finished its last epoch while `cancelling`
+    (the flag is read with the heartbeat, so a cancel during the last epoch is never seen by the loop)
+    ends `cancelled`, keeping its summary and epochs. A failure stays a failure, with its reason."""
     values: dict[str, Any] = {
         "finished_at": utcnow(),
         "summary": summary,
@@ -211,8 +239,21 @@ def finish_job(
         "error_message": error_message,
         "error_traceback": error_traceback,
     }
-    active = (JobStatus.running.value, JobStatus.cancelling.value)
-    session.execute(update(Job).where(Job.id == job_id, Job.status.in_(active)).values(status=status.value, **values))
+    final = (
+        case((Job.status == JobStatus.cancelling.value, JobStatus.cancelled.value), else_=status.value)
+        if status is JobStatus.succeeded
+        else status.value
+    )
+    result = session.execute(update(Job).where(*_held_by(job_id, attempt)).values(status=final, **values))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    stored = session.scalar(select(Job.status).where(Job.id == job_id))
+    return JobStatus(stored) if stored is not None else None
+
+
+def holds_attempt(*, session: Session, job_id: str, attempt: int) -> bool:
+    """Whether `attempt` is still the job's newest claim (whatever its status now)."""
+    return session.scalar(select(Job.attempt).where(Job.id == job_id)) == attempt
 
 
 def delete_job(*, session: Session, job_id: str) -> None:

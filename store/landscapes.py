@@ -2,7 +2,8 @@
 
 The row's status moves queued → running → ready | failed by compare-and-sets, like a job's: a message
 delivered twice computes once. Asking again re-queues a failed landscape (and re-sends a queued one
-whose message may have been lost); a ready one is kept.
+whose message may have been lost); a ready one is kept. A running one whose worker died is computed again
+or failed by the reaper (store/lost_work.py).
 """
 
 from __future__ import annotations
@@ -26,17 +27,18 @@ def request_landscape(*, session: Session, job_id: str) -> tuple[JobLandscape, b
         return row, False
     now = utcnow()
     row.status, row.png, row.requested_at, row.finished_at = LandscapeStatus.queued.value, None, now, None
+    row.attempt, row.heartbeat_at = 0, None
     row.body = Landscape(job_id=job_id, status=LandscapeStatus.queued, requested_at=now).model_dump(mode="json")
     session.flush()
     return row, True
 
 
 def claim_landscape(*, session: Session, job_id: str) -> bool:
-    """queued → running, only if still queued."""
+    """queued → running, only if still queued; one more attempt, its lease starting now (store/lost_work.py)."""
     result = session.execute(
         update(JobLandscape)
         .where(JobLandscape.job_id == job_id, JobLandscape.status == LandscapeStatus.queued.value)
-        .values(status=LandscapeStatus.running.value)
+        .values(status=LandscapeStatus.running.value, attempt=JobLandscape.attempt + 1, heartbeat_at=utcnow())
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
 

@@ -15,6 +15,8 @@ from store.models import LatestMetric, Metric
 from trainwell.job import MetricPoint, MetricSeries
 from trainwell.metrics import METRIC_NAMES
 
+MAX_ROWS_PER_STATEMENT = 4000
+
 
 @dataclass(frozen=True)
 class MetricRow:
@@ -33,7 +35,7 @@ def _upsert(session: Session, table: type[Metric] | type[LatestMetric], rows: li
 
 
 def record_metrics(*, session: Session, job_id: str, rows: Iterable[MetricRow]) -> None:
-    """Write a batch of metric points in one statement; re-sending the same epoch overwrites it
+    """Write a batch of metric points in one transaction; re-sending the same epoch overwrites it
     (a redelivered or resumed attempt never duplicates a point)."""
     history = [{"job_id": job_id, **row.__dict__} for row in rows]
     unknown = {row["name"] for row in history} - METRIC_NAMES
@@ -41,7 +43,10 @@ def record_metrics(*, session: Session, job_id: str, rows: Iterable[MetricRow]) 
         raise ValueError(f"unknown metric names: {sorted(unknown)}")
     if not history:
         return
-    session.execute(_upsert(session, Metric, history))
+    # in chunks: a resumed attempt re-sends every epoch of its checkpoint, and one statement may bind
+    # at most 32766 (SQLite) or 65535 (PostgreSQL) parameters, six a row
+    for start in range(0, len(history), MAX_ROWS_PER_STATEMENT):
+        session.execute(_upsert(session, Metric, history[start : start + MAX_ROWS_PER_STATEMENT]))
     latest: dict[object, dict[str, object]] = {}
     for row in history:  # the last point of each name in this batch
         current = latest.get(row["name"])

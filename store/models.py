@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import false
 from sqlalchemy.types import TypeDecorator
 
 from trainwell.job import JobOrigin, JobStatus
@@ -54,7 +55,6 @@ class Principal(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -68,6 +68,8 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(32), unique=True)
     key_hash: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(200))
+    # an admin key sees every principal's jobs; only `create-key --admin` grants it (never a name)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
 
@@ -180,6 +182,8 @@ class JobDiagnosis(Base):
     verdict: Mapped[str | None] = mapped_column(String(16))
     body: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # times the reaper sent the diagnosis again because the process making it died (worker/reaper.py)
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class JobLandscape(Base):
@@ -194,3 +198,19 @@ class JobLandscape(Base):
     png: Mapped[bytes | None] = mapped_column(LargeBinary)
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # claims by a worker
+    # stamped by the computing worker's main process while it runs (worker/reaper.py): stale means it died
+    heartbeat_at: Mapped[datetime | None]
+
+
+class Worker(Base):
+    """A worker that consumes, as it announced itself: its queues and devices, and a heartbeat its main
+    process stamps every reaper round. The API reads it to say which queues have live consumers."""
+
+    __tablename__ = "workers"
+
+    hostname: Mapped[str] = mapped_column(String(200), primary_key=True)
+    queues: Mapped[list[str]] = mapped_column(JSON)
+    devices: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]

@@ -41,25 +41,33 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def get_or_create_principal(*, session: Session, name: str, is_admin: bool = False) -> Principal:
+def get_or_create_principal(*, session: Session, name: str) -> Principal:
     principal = session.scalars(select(Principal).where(Principal.name == name)).one_or_none()
     if principal is not None:
         return principal
     try:
         with session.begin_nested():
-            principal = Principal(name=name, is_admin=is_admin, created_at=utcnow())
+            principal = Principal(name=name, created_at=utcnow())
             session.add(principal)
     except IntegrityError:  # created by a concurrent request
         principal = session.scalars(select(Principal).where(Principal.name == name)).one()
     return principal
 
 
-def create_key(*, session: Session, principal: Principal, name: str) -> str:
-    """Make a key for the principal and return it in clear — the only time it exists so."""
+def create_key(*, session: Session, principal: Principal, name: str, is_admin: bool = False) -> str:
+    """Make a key for the principal and return it in clear — the only time it exists so. An admin
+    key sees every principal's jobs; that comes from `is_admin` alone, never from the principal."""
     prefix = secrets.token_hex(4)
     key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     session.add(
-        ApiKey(principal_id=principal.id, prefix=prefix, key_hash=hash_key(key), name=name, created_at=utcnow())
+        ApiKey(
+            principal_id=principal.id,
+            prefix=prefix,
+            key_hash=hash_key(key),
+            name=name,
+            is_admin=is_admin,
+            created_at=utcnow(),
+        )
     )
     session.flush()
     return key
@@ -81,15 +89,16 @@ def list_keys(*, session: Session) -> list[tuple[ApiKey, Principal]]:
 def authenticate(*, session: Session, key: str, admin_key: str | None) -> Caller | None:
     """The caller a bearer key belongs to, or None for an unknown, malformed or revoked key."""
     if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
-        admin = get_or_create_principal(session=session, name=ADMIN_PRINCIPAL, is_admin=True)
+        admin = get_or_create_principal(session=session, name=ADMIN_PRINCIPAL)
         return Caller(admin.id, admin.name, True)
     if not key.startswith(KEY_PREFIX):
         return None
     prefix = key[len(KEY_PREFIX) :].split("_", 1)[0]
     row = session.execute(
-        select(ApiKey.key_hash, Principal).join(Principal).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+        select(ApiKey.key_hash, ApiKey.is_admin, Principal.id, Principal.name)
+        .join(Principal)
+        .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
     ).one_or_none()
     if row is None or not hmac.compare_digest(row.key_hash, hash_key(key)):
         return None
-    principal = row.Principal
-    return Caller(principal.id, principal.name, principal.is_admin)
+    return Caller(row.id, row.name, row.is_admin)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.broker import queue_for
@@ -28,8 +28,8 @@ def create_probe_jobs(
     """Insert one queued job per planned probe and store the diagnosis with their ids (one transaction).
 
     Returns (job id, queue) per probe, to enqueue after the commit. Probes are the service's own jobs
-    on the user's behalf: they skip the submission quotas (at most two per job, and probes never probe)
-    but not the model-size limit, which their plan respects.
+    on the user's behalf: the caller checks probe_room first (they count against the principal's active
+    jobs), and their plan respects the model-size limit.
     """
     created = []
     for probe, spec in zip(diagnosis.probes, specs, strict=True):
@@ -45,6 +45,23 @@ def create_probe_jobs(
         created.append((job.id, job.queue))
     save_diagnosis(session=session, job_id=parent.id, diagnosis=diagnosis)
     return created
+
+
+# Probes of one principal queued or running at once: a burst of badly fitting jobs (a 300-job soak
+# planned 600) waits for a few to settle instead of doubling the principal's queue.
+MAX_PROBES_IN_FLIGHT = 4
+ACTIVE = (JobStatus.queued.value, JobStatus.running.value, JobStatus.cancelling.value)
+
+
+def probe_room(*, session: Session, principal_id: int, max_active: int) -> int:
+    """How many more probe jobs the principal may have now: probes count against its active jobs (the
+    submission quota), and at most MAX_PROBES_IN_FLIGHT of them are active at once."""
+    mine_active = (Job.principal_id == principal_id, Job.status.in_(ACTIVE))
+    bounded = select(Job.origin).where(*mine_active).limit(max_active).subquery()  # a bounded count, as quotas
+    active, probes = session.execute(
+        select(func.count(), func.count().filter(bounded.c.origin == JobOrigin.probe.value)).select_from(bounded)
+    ).one()
+    return max(0, min(max_active - active, MAX_PROBES_IN_FLIGHT - probes))
 
 
 def refreshed_probes(*, session: Session, probes: Sequence[Probe]) -> list[Probe]:

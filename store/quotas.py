@@ -2,8 +2,8 @@
 in one statement, and the counts behind a refusal are read apart.
 
 Each count is bounded: it stops at its limit, so a principal with thousands of queued jobs costs a
-submit no more than one with a hundred (a plain COUNT grew with the backlog and halved submit
-throughput in the bench). The statements are built once, with bound parameters, so each execution
+submit no more than one with a hundred (a plain COUNT would grow with the backlog, and every
+submission would pay for it). The statements are built once, with bound parameters, so each execution
 hits SQLAlchemy's compiled cache instead of building and compiling a query per request.
 """
 

@@ -287,6 +287,21 @@ def make_services(tmp: Path, *, database_url: str, broker_url: str, **settings: 
     return Services(tmp, env, f"http://127.0.0.1:{free_port()}", database_url, broker_url)
 
 
+@contextmanager
+def fault_services(tmp: Path, **settings: str) -> Iterator[Services]:
+    """An API (its workers are the test's to start) on a PostgreSQL database and a Redis db of its own,
+    with the short heartbeat, lease and reaper interval a fault test needs to see a lost worker within
+    seconds; `settings` add to or override them."""
+    quick = {"heartbeat_seconds": "0.2", "lease_seconds": "2", "reaper_interval_seconds": "0.5"}
+    with postgres_database() as database_url, redis_database() as broker_url:
+        running = make_services(tmp, database_url=database_url, broker_url=broker_url, **(quick | settings))
+        running.start_api()
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
 def new_key(database_url: str, principal: str) -> str:
     engine = make_engine(database_url)
     try:

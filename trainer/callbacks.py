@@ -24,12 +24,32 @@ class EpochRecord:
     metrics: dict[str, float]  # epoch metrics keyed by MetricName values; all finite
     step_metrics: list[tuple[int, dict[str, float]]] = field(default_factory=list)  # (step, step_* metrics)
 
+    def as_dict(self) -> dict[str, Any]:
+        """Plain lists and dicts, as a checkpoint stores them (torch.load(weights_only=True) reads them back)."""
+        return {
+            "fold": self.fold,
+            "epoch": self.epoch,
+            "step": self.step,
+            "metrics": dict(self.metrics),
+            "step_metrics": [[step, dict(metrics)] for step, metrics in self.step_metrics],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EpochRecord:
+        steps = [(int(step), dict(metrics)) for step, metrics in data["step_metrics"]]
+        return cls(data["fold"], data["epoch"], data["step"], dict(data["metrics"]), steps)
+
 
 class Callbacks:
     """No-op hooks; subclass and override what you need."""
 
     def on_fit_start(self, *, folds: int, epochs: int) -> None:
         """Called once, before the first epoch (also when resuming)."""
+
+    def on_fit_resume(self, records: list[EpochRecord]) -> None:
+        """Called once after `on_fit_start` when the fit resumes from a checkpoint, with every epoch the
+        run reported before it, oldest first. The checkpoint carries them because a report may not have
+        reached its destination (a database down when the last run died): re-send what it may lack."""
 
     def on_epoch_end(self, record: EpochRecord) -> None:
         """Called after each epoch with finite metrics; a diverged epoch is never reported."""

@@ -3,12 +3,18 @@
 `torch.load(weights_only=True)` refuses arbitrary objects, so every RNG state is stored as a tensor or a
 list, and results as plain dicts. A crash mid-write leaves the previous checkpoint intact: the new
 one is written to a temporary file, fsynced, then renamed over the old one (os.replace is atomic).
+
+A run that may be attempted several times (a worker lost, the job requeued) names its attempt: each
+attempt writes its own `attempt-<n>.pt` and resumes from the newest earlier attempt's, so an attempt
+that was superseded but still runs (a paused process that woke up) can only overwrite its own file,
+never the one a newer attempt resumed from or writes. Without an attempt the file is `last.pt`.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +22,28 @@ import numpy as np
 import torch
 
 CHECKPOINT_NAME = "last.pt"
+ATTEMPT_NAME = re.compile(r"attempt-(\d+)\.pt")
 FORMAT = 1
+
+
+def checkpoint_path(directory: Path, attempt: int | None = None) -> Path:
+    """Where a run writes its checkpoint: `attempt-<n>.pt` for attempt n, else `last.pt`."""
+    return directory / (f"attempt-{attempt}.pt" if attempt is not None else CHECKPOINT_NAME)
+
+
+def newest_checkpoint(directory: Path, *, before: int | None = None) -> Path | None:
+    """The checkpoint of the newest attempt in `directory` (only attempts < `before`, when given),
+    else `last.pt`; None when there is none."""
+    attempts = []
+    if directory.is_dir():
+        for path in directory.iterdir():
+            match = ATTEMPT_NAME.fullmatch(path.name)
+            if match is not None and (before is None or int(match.group(1)) < before):
+                attempts.append((int(match.group(1)), path))
+    if attempts:
+        return max(attempts)[1]
+    last = directory / CHECKPOINT_NAME
+    return last if last.is_file() else None
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 from sklearn import datasets as sk
 
-from trainwell.catalog import BUILTIN_DATASETS, SHIPPED_DATASETS, SYNTHETIC_DATASETS
+from trainwell.catalog import BUILTIN_DATASETS, DEFAULT_N_SAMPLES, SHIPPED_DATASETS, SYNTHETIC_DATASETS
 from trainwell.spec import UPLOADED_DATASET_ID, DatasetSpec, Task
 
-DEFAULT_N_SAMPLES = 1000
 # Default noise per generator: enough overlap that the task is not trivial, little enough that a
 # small MLP can reach high accuracy in a few epochs (checked by the tests).
 DEFAULT_NOISE = {"moons": 0.1, "circles": 0.05, "spirals": 0.05, "blobs": 1.0, "xor": 0.1, "sine": 0.1}

@@ -1,7 +1,7 @@
 """The non-finite guard's report: where the run blew up, and what to change.
 
-The loop checks finiteness once per epoch, on values it syncs anyway (issue 3: the guard must be
-cheap); the detail below is only computed after something was found.
+The loop checks finiteness once per epoch, on values it syncs anyway (the guard must cost nothing
+next to a hand-written loop); the detail below is only computed after something was found.
 """
 
 from __future__ import annotations

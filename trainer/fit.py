@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from trainer.callbacks import Callbacks, FitResult, FitStatus, FoldResult
-from trainer.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from trainer.callbacks import Callbacks, EpochRecord, FitResult, FitStatus, FoldResult
+from trainer.checkpoint import checkpoint_path, load_checkpoint, newest_checkpoint, save_checkpoint
 from trainer.datasets import Dataset, DatasetError, load_dataset
 from trainer.fold import FoldRun
 from trainer.splits import fold_count, fold_data
@@ -25,46 +25,72 @@ def fit(
     *,
     checkpoint_dir: Path | None = None,
     data_dir: Path | None = None,
+    attempt: int | None = None,
 ) -> FitResult:
-    """Train `spec`; with `checkpoint_dir`, save `last.pt` after every epoch and resume from it if present.
+    """Train `spec`; with `checkpoint_dir`, save a checkpoint after every epoch and resume from one if present:
+    `last.pt`, or with `attempt` n, `attempt-<n>.pt`, resuming from the newest attempt before n
+    (trainer/checkpoint.py says why).
 
     A resumed run reports only the epochs after the checkpoint and, on CPU, ends bit-identical to an
-    uninterrupted one. Raises DatasetError for a dataset that cannot be loaded or does not fit the spec.
+    uninterrupted one; the checkpoint also carries every epoch record before it, handed to
+    `callbacks.on_fit_resume`. Raises DatasetError for a dataset that cannot be loaded or does not fit the spec.
     """
     callbacks = callbacks or Callbacks()
     dataset = load_dataset(spec.dataset, data_dir)
     _check_dataset_fits(spec, dataset)
     device = resolve_device(spec.device)
-    path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
-    saved = load_checkpoint(path) if path is not None else None
+    path = checkpoint_path(Path(checkpoint_dir), attempt) if checkpoint_dir is not None else None
+    resume = newest_checkpoint(Path(checkpoint_dir), before=attempt) if checkpoint_dir is not None else None
+    saved = load_checkpoint(resume) if resume is not None else None
     if saved is not None and saved["spec"] != spec.model_dump_json():
-        raise ValueError(f"checkpoint {path} was written for a different job spec; remove it to start afresh")
+        raise ValueError(f"checkpoint {resume} was written for a different job spec; remove it to start afresh")
     folds = fold_count(spec.dataset)
     done = [FoldResult.from_dict(fold) for fold in saved["completed_folds"]] if saved else []
     state_dict: dict[str, torch.Tensor] | None = None
+    reported = _Reported(callbacks)
     callbacks.on_fit_start(folds=folds, epochs=spec.epochs)
+    if saved is not None:
+        # a checkpoint from before records were kept has none; its epochs' rows were written as they went
+        reported.records = [EpochRecord.from_dict(record) for record in saved.get("records", [])]
+        callbacks.on_fit_resume(list(reported.records))
 
     for fold, data in enumerate(fold_data(dataset, spec.dataset)):
         if fold < len(done):
             continue
-        run = FoldRun(spec, fold, data, dataset, device, callbacks)
+        run = FoldRun(spec, fold, data, dataset, device, reported)
         if saved is not None and saved["fold"] == fold:
             run.load_state(saved)
-        status = _train_fold(spec, run, callbacks, done, path)
+        status = _train_fold(spec, run, reported, done, path)
         state_dict = run.model.state_dict()
         if status is not None:
             partial = [run.result()] if run.epoch else []
             message = run.message or _stopped(fold, run.epoch)
             return FitResult(status, done + partial, dataset.task, message, folds, state_dict, describe(device))
     if state_dict is None and saved is not None:
-        # every fold was finished before this call: the checkpoint's weights, which load onto the CPU,
-        # returned on the training device as those of a fit that trained are
+        # every fold was finished before this call: the checkpoint's weights load onto the CPU, and are
+        # returned on the training device, where a fit that trained returns its own
         state_dict = {name: tensor.to(device) for name, tensor in saved["model"].items()}
     return FitResult("completed", done, dataset.task, f"trained {folds} fold(s)", folds, state_dict, describe(device))
 
 
+class _Reported(Callbacks):
+    """The caller's callbacks, keeping every epoch record reported so far for the checkpoint: a report
+    that never reached its destination must not be lost with the process that made it."""
+
+    def __init__(self, callbacks: Callbacks) -> None:
+        self.callbacks = callbacks
+        self.records: list[EpochRecord] = []
+
+    def on_epoch_end(self, record: EpochRecord) -> None:
+        self.records.append(record)
+        self.callbacks.on_epoch_end(record)
+
+    def should_stop(self) -> bool:
+        return self.callbacks.should_stop()
+
+
 def _train_fold(
-    spec: JobSpec, run: FoldRun, callbacks: Callbacks, done: list[FoldResult], path: Path | None
+    spec: JobSpec, run: FoldRun, callbacks: _Reported, done: list[FoldResult], path: Path | None
 ) -> FitStatus | None:
     """Train the fold's remaining epochs; None when it finished, else the status the fit ends with."""
     while True:
@@ -75,7 +101,7 @@ def _train_fold(
             done.append(run.result())
         if path is not None:
             # after on_epoch_end: a crash in between repeats an epoch's report rather than losing it
-            save_checkpoint(path, _checkpoint(spec, run, done))
+            save_checkpoint(path, _checkpoint(spec, run, done, callbacks.records))
         if outcome == "done":
             return None
         if callbacks.should_stop():  # also between epochs, so a stop right after a report is prompt
@@ -111,8 +137,13 @@ def _check_dataset_fits(spec: JobSpec, dataset: Dataset) -> None:
         raise DatasetError(f"{problem.field}: {problem.message}")
 
 
-def _checkpoint(spec: JobSpec, run: FoldRun, done: list[FoldResult]) -> dict[str, object]:
-    return {"spec": spec.model_dump_json(), "completed_folds": [fold.as_dict() for fold in done], **run.state()}
+def _checkpoint(spec: JobSpec, run: FoldRun, done: list[FoldResult], records: list[EpochRecord]) -> dict[str, object]:
+    return {
+        "spec": spec.model_dump_json(),
+        "completed_folds": [fold.as_dict() for fold in done],
+        "records": [record.as_dict() for record in records],
+        **run.state(),
+    }
 
 
 def _stopped(fold: int, epoch: int) -> str:

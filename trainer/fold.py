@@ -1,6 +1,6 @@
 """Training one fold: the epoch loop, in nanoGPT's phases (batch → forward/backward → clip → step → log → stop).
 
-Speed is a requirement (issue 3: ≤1.05× a hand-written loop), so the step does only what a careful
+Speed is a requirement (≤1.05× a hand-written loop, bench/trainer.py), so the step does only what a careful
 hand loop does: index a device tensor with a randperm slice, forward, backward, step. Everything the
 epoch reports is derived at the epoch end from the batch outputs kept on the device, and read back
 with one host sync per epoch; nothing calls .item() per step.

@@ -1,6 +1,6 @@
 """What the diagnosis reads besides the losses: gradient, update, weight and activation statistics.
 
-Cost is the design constraint (issue 3: ≤1.15× a hand-written loop). Per step there is one fused
+Cost is the design constraint (≤1.15× a hand-written loop, bench/trainer.py). Per step there is one fused
 norm of all gradients, written into a preallocated device buffer; nothing is synced until the
 epoch ends. Activation statistics come from forward hooks on the activation modules that are
 attached for the first step of each epoch only, so they read one real training batch per epoch.

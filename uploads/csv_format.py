@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from uploads.table import Table, UploadLimits, check_columns, check_finite, check_rows, invalid, too_large
+from uploads.table import Table, UploadLimits, check_columns, check_finite, check_labels, check_rows, invalid, too_large
 
 # Cells converted to numbers at a time: numpy holds a chunk as fixed-width UCS-4 strings
 # (a 20-character cell takes 80 bytes), so a chunk is bounded by cells, not rows.
@@ -39,7 +39,9 @@ def read_csv(stream: BinaryIO, *, target: str, limits: UploadLimits) -> Table:
 
         def convert_chunk() -> None:
             chunks.append(_convert(rows, line_numbers, feature_index, features, len(labels) + 1))
-            labels.extend(r[target_index].strip() for r in rows)
+            chunk_labels = [r[target_index].strip() for r in rows]
+            check_labels(chunk_labels, target, len(labels) + 1, line_numbers)
+            labels.extend(chunk_labels)
             check_rows(len(labels), limits)
             rows.clear()
             line_numbers.clear()

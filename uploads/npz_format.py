@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from uploads.table import Table, UploadLimits, check_finite, check_rows, invalid, too_large
+from uploads.table import Table, UploadLimits, check_finite, check_labels, check_rows, invalid, too_large
 
 FEATURES = "X"
 MAX_MEMBERS = 64
@@ -61,6 +61,8 @@ def read_npz(stream: BinaryIO, *, target: str, limits: UploadLimits) -> Table:
     if y.dtype.kind in NUMERIC_KINDS:
         y = y.astype(np.float64)
         check_finite(y, [target])
+    else:  # str labels: a NUL inside one (numpy keeps those; one at the end is its padding, never a character)
+        check_labels(y.tolist(), target)
     return Table(names, values.astype(np.float32), target, y)
 
 

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from uploads.table import Table, UploadLimits, check_columns, check_finite, check_rows, invalid, too_large
+from uploads.table import Table, UploadLimits, check_columns, check_finite, check_labels, check_rows, invalid, too_large
 
 
 def read_parquet(stream: BinaryIO, *, target: str, limits: UploadLimits) -> Table:
@@ -108,4 +108,6 @@ def _labels(table: pa.Table, name: str, limits: UploadLimits) -> np.ndarray:
             f"take more than {limits.max_bytes} bytes",
             limit=limits.max_bytes,
         )
-    return np.array(column.to_pylist(), dtype=np.str_)
+    labels = column.to_pylist()
+    check_labels(labels, name)
+    return np.array(labels, dtype=np.str_)

@@ -8,6 +8,10 @@ from typing import Any
 import numpy as np
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Column names and class labels are stored as text, which on PostgreSQL cannot hold NUL (the insert
+# would fail there as a 500, where SQLite stores it); numpy drops NULs at a string's end, too, so
+# labels "a" and "a\0" would silently become one class. Refused at upload, like every other field.
+NUL = "\x00"
 
 
 class UploadError(Exception):
@@ -65,6 +69,11 @@ def check_columns(names: list[str], target: str, limits: UploadLimits) -> list[s
         )
     seen: set[str] = set()
     for index, name in enumerate(names):
+        if NUL in name:
+            raise invalid(
+                f"column {index + 1}'s name {name!r} holds a NUL character (0x00); names must be text without it",
+                column=index + 1,
+            )
         if not name:
             raise invalid(f"column {index + 1} has an empty name; every column needs a header", column=index + 1)
         if name in seen:
@@ -101,5 +110,22 @@ def check_finite(values: np.ndarray, columns: list[str], first_row: int = 1, lin
     raise invalid(
         f"column {columns[col]!r} is {what} at {where}; every value must be a finite number",
         column=columns[col],
+        row=first_row + row,
+    )
+
+
+def check_labels(labels: list[str], column: str, first_row: int = 1, lines: list[int] | None = None) -> None:
+    """Refuse a label holding a NUL character (see NUL), naming the first such row.
+
+    `labels` are the target's cells as Python strings, before numpy sees them; rows are 1-based data
+    rows numbered from `first_row`; `lines`, for a CSV, holds each row's line number.
+    """
+    if NUL not in "".join(labels):  # the common case, in one pass at C speed
+        return
+    row = next(i for i, label in enumerate(labels) if NUL in label)
+    where = f"row {first_row + row}" + (f" (line {lines[row]})" if lines else "")
+    raise invalid(
+        f"target column {column!r} holds a NUL character (0x00) at {where}; labels must be text without it",
+        column=column,
         row=first_row + row,
     )

@@ -11,12 +11,14 @@ import logging
 from collections import defaultdict
 
 from core.settings import Settings
+from store import jobs as job_store
 from store.db import session_scope
-from store.diagnoses import save_diagnosis
+from store.diagnoses import get_diagnosis, save_attempt_diagnosis
 from store.metrics import read_series
 from trainer import FitResult
-from trainer.diagnose import History, diagnose
-from trainwell.diagnosis import DiagnosisStatus
+from trainer.diagnose import DiagnosisScope, History, diagnose
+from trainwell.diagnosis import Diagnosis, DiagnosisStatus
+from trainwell.job import FailureReason
 from trainwell.metrics import STEP_METRICS, MetricName
 from trainwell.spec import JobSpec
 from worker.probes import launch_probes
@@ -38,17 +40,25 @@ def stored_history(job_id: str) -> History:
 
 def diagnose_and_store(
     job_id: str,
+    attempt: int,
     spec: JobSpec,
     result: FitResult | None,
     *,
-    failure_reason: str | None,
+    failure_reason: FailureReason | None,
     settings: Settings,
     may_probe: bool,
 ) -> None:
     """Diagnose the job; when the diagnosis asks for probe runs (and `may_probe`: probes never probe),
-    store it provisional and queue them (worker/probes.py)."""
+    store it provisional and queue them (worker/probes.py). Its remedies and probes stay within the
+    service's limits, so launching any of them is accepted. Stored only while `attempt` is the job's
+    newest claim: a superseded attempt's diagnosis never overwrites the newer one's."""
     history = stored_history(job_id)
     train_seconds = sum(sum(fold.get(MetricName.epoch_seconds, [])) for fold in history.values())
+    scope = DiagnosisScope(
+        curvature=may_probe,  # a probe's verdict is its loss; its curvature would only lengthen it
+        plan_probes=may_probe,
+        limits=settings.limits,
+    )
     diagnosis = diagnose(
         spec,
         result,
@@ -56,17 +66,32 @@ def diagnose_and_store(
         failure_reason=failure_reason,
         train_seconds=train_seconds,
         data_dir=settings.data_dir,
-        curvature=may_probe,  # a probe's verdict is its loss; its curvature would only lengthen it
-        plan=may_probe,
-        max_parameters=settings.max_model_parameters,
+        scope=scope,
     )
-    log.info("diagnosis: %s (%d findings)", diagnosis.verdict, len(diagnosis.findings))
+    log.info("diagnosis: %s (%d findings)", diagnosis.verdict or diagnosis.status, len(diagnosis.findings))
     if diagnosis.status is DiagnosisStatus.running_probes:
-        launch_probes(job_id, spec, diagnosis)
+        if _holds(job_id, attempt):  # a superseded attempt launches no probes
+            launch_probes(job_id, spec, diagnosis)
         return
+    store_diagnosis(job_id, attempt, diagnosis)
+
+
+def store_diagnosis(job_id: str, attempt: int, diagnosis: Diagnosis, *, keep_stored: bool = False) -> None:
+    """Store the job's diagnosis, fenced by `attempt`; with `keep_stored`, only if it has none yet."""
 
     def write() -> None:
         with session_scope() as session:
-            save_diagnosis(session=session, job_id=job_id, diagnosis=diagnosis)
+            if keep_stored and get_diagnosis(session=session, job_id=job_id) is not None:
+                return
+            if not save_attempt_diagnosis(session=session, job_id=job_id, attempt=attempt, diagnosis=diagnosis):
+                log.warning("superseded: attempt %d's diagnosis is not stored", attempt)
 
     with_database_retry(write, what=f"diagnosis of job {job_id}")
+
+
+def _holds(job_id: str, attempt: int) -> bool:
+    def read() -> bool:
+        with session_scope() as session:
+            return job_store.holds_attempt(session=session, job_id=job_id, attempt=attempt)
+
+    return with_database_retry(read, what=f"attempt of job {job_id}")

@@ -18,6 +18,8 @@ import sys
 from collections.abc import Callable
 from types import FrameType
 
+from core.process import exit_with_parent
+
 log = logging.getLogger(__name__)
 TERMINATE_GRACE_SECONDS = 30
 
@@ -40,6 +42,9 @@ def run_in_fresh_process(target: Callable[[], None]) -> int:
     if pid == 0:  # the job's process
         code = 1
         try:
+            # a job whose pool child is gone has no one to report to: it dies too, and the reaper
+            # requeues it from its last checkpoint (Celery asks the same for the pool child)
+            exit_with_parent()
             signal.signal(signal.SIGTERM, _terminate)
             signal.signal(signal.SIGUSR1, signal.SIG_DFL)  # Celery's soft-limit handler belongs to the pool child
             target()

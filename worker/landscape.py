@@ -21,7 +21,7 @@ from store.db import session_scope
 from store.landscapes import claim_landscape, finish_landscape, get_landscape
 from store.models import utcnow
 from trainer import DatasetError
-from trainer.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from trainer.checkpoint import load_checkpoint, newest_checkpoint
 from trainer.diagnose.landscape import compute_landscape
 from trainwell.landscape import Landscape, LandscapeStatus
 from trainwell.spec import JobSpec
@@ -50,7 +50,9 @@ def compute_and_store(job_id: str) -> None:
     if job is None or requested is None:
         return
     spec = JobSpec.model_validate(job.spec)
-    checkpoint = load_checkpoint(settings.checkpoint_dir / job_id / CHECKPOINT_NAME)
+    # the job's own last attempt's weights (or the newest earlier attempt's, when it trained no epoch itself)
+    path = newest_checkpoint(settings.checkpoint_dir / job_id, before=job.attempt + 1)
+    checkpoint = load_checkpoint(path) if path is not None else None
     if checkpoint is None:
         _store_failure(job_id, "the job left no weights (it finished no epoch)", requested.requested_at)
         return

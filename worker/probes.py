@@ -12,10 +12,17 @@ import logging
 
 from core.broker import enqueue_training
 from core.events import publish_job_changed
+from core.settings import get_settings
 from store import jobs as job_store
 from store.db import session_scope
 from store.diagnoses import save_diagnosis
-from store.probes import create_probe_jobs, lock_probing_diagnosis, refreshed_probes, settleable_jobs
+from store.probes import (
+    create_probe_jobs,
+    lock_probing_diagnosis,
+    probe_room,
+    refreshed_probes,
+    settleable_jobs,
+)
 from trainer.diagnose.probes import settle
 from trainwell.diagnosis import Diagnosis, patched_spec
 from trainwell.spec import JobSpec
@@ -25,22 +32,41 @@ log = logging.getLogger(__name__)
 
 
 def launch_probes(job_id: str, spec: JobSpec, diagnosis: Diagnosis) -> None:
-    """Create the planned probe jobs with the diagnosis that lists them, then queue them."""
+    """Create the planned probe jobs with the diagnosis that lists them, then queue them.
+
+    Probes count against the principal's active jobs (store/probes.py probe_room): with no room for all
+    of them, none is made and the provisional verdict is final, without the probes' evidence.
+    """
     specs = [patched_spec(spec, probe.spec_patch) for probe in diagnosis.probes]
+    max_active = get_settings().max_active_jobs
 
     def write() -> list[tuple[str, str]]:
         with session_scope() as session:
             parent = job_store.get_job(session=session, job_id=job_id, principal_id=None)
             assert parent is not None
+            if probe_room(session=session, principal_id=parent.principal_id, max_active=max_active) < len(specs):
+                save_diagnosis(session=session, job_id=job_id, diagnosis=without_probes(diagnosis))
+                return []
             return create_probe_jobs(
                 session=session, parent=parent, diagnosis=diagnosis.model_copy(deep=True), specs=specs
             )
 
     created = with_database_retry(write, what=f"probe jobs of job {job_id}")
+    if not created:
+        log.info("no room for probe jobs (the principal's active jobs or probes in flight): verdict without them")
+        publish_job_changed(job_id, "diagnosis")
+        return
     # sent after the commit, so the claim finds the rows; a lost send is re-sent by the reaper
     for probe_id, queue in created:
         enqueue_training(probe_id, queue)
     log.info("queued %d probe job(s): %s", len(created), ", ".join(probe_id for probe_id, _ in created))
+
+
+def without_probes(diagnosis: Diagnosis) -> Diagnosis:
+    """The provisional diagnosis made final with no probe run (none could be queued)."""
+    settled = settle(diagnosis.model_copy(update={"probes": []}), [])
+    note = " (no probe jobs were run: the principal had too many jobs or probes active)"
+    return settled.model_copy(update={"summary": settled.summary + note})
 
 
 def settle_probes(job_id: str) -> bool:

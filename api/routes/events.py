@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends, Header
 from sse_starlette import EventSourceResponse
 
-from api.deps import CallerDep, SessionDep
-from api.errors import ApiError, not_found
+from api.deps import OwnJobDep, SessionDep, refuse_nul_parameters
+from api.errors import AUTHENTICATED, ApiError, error_responses
 from api.live import Cursor, job_events
-from store import jobs as job_store
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(
+    prefix="/v1/jobs", tags=["jobs"], responses=AUTHENTICATED, dependencies=[Depends(refuse_nul_parameters)]
+)
 
 # Proxies and load balancers drop a connection that stays silent for a while (often 30-60 s);
 # a comment line this often keeps it open between slow epochs.
@@ -43,22 +44,23 @@ Each event's `id` is a cursor; reconnect with it as `Last-Event-ID` to get only 
     "/{job_id}/events",
     response_class=EventSourceResponse,
     description=EVENTS_DESCRIPTION,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "the event stream"}},
+    responses={
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": "the event stream"},
+        **error_responses(400, 404),
+    },
 )
 def read_job_events(
-    job_id: str,
+    job: OwnJobDep,
     session: SessionDep,
-    caller: CallerDep,
-    last_event_id: Annotated[str | None, Header(max_length=100)] = None,
+    last_event_id: Annotated[
+        str | None, Header(max_length=100, description="the `id` of the last event you got, to resume after it")
+    ] = None,
 ) -> EventSourceResponse:
     """Live events of a job: status changes and each epoch's metrics."""
     try:
         cursor = Cursor.decode(last_event_id) if last_event_id else Cursor()
     except ValueError:
         raise ApiError(400, "invalid_last_event_id", "Last-Event-ID is not an event id this API sent") from None
-    job = job_store.get_job(session=session, job_id=job_id, principal_id=caller.scope)
-    if job is None:
-        raise not_found("job", job_id)
     # the stream outlives this request's session: hand its connection back to the pool now
     session.close()
     return EventSourceResponse(

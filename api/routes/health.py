@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
+from api.deps import SessionDep, SettingsDep
 from api.errors import error_response, error_responses
+from api.services import workers
 from core.broker import producer
-from store.db import get_engine
+from store.db import ping
 
 router = APIRouter(tags=["health"])
 
@@ -20,12 +23,12 @@ def read_health() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=None, responses=error_responses(503))
-def read_readiness() -> JSONResponse | dict[str, str]:
-    """The database and the broker both answer; 503 naming the one that does not."""
+def read_readiness(session: SessionDep, settings: SettingsDep) -> JSONResponse | dict[str, Any]:
+    """The database and the broker both answer; 503 naming the one that does not. `workers`: the live
+    workers per queue (`train`: cpu and auto jobs, `gpu`: cuda jobs; GET /v1/workers lists them)."""
     down = []
     try:
-        with get_engine().connect() as connection:
-            connection.execute(text("SELECT 1"))
+        ping()
     except Exception:
         down.append("database")
     try:
@@ -35,4 +38,4 @@ def read_readiness() -> JSONResponse | dict[str, str]:
         down.append("broker")
     if down:
         return error_response(503, "not_ready", f"unavailable: {', '.join(down)}", {"unavailable": down})
-    return {"status": "ready"}
+    return {"status": "ready", "workers": workers.consumers(session=session, settings=settings)}

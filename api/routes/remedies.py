@@ -3,19 +3,18 @@ that finding's remedy patch applied, as a new job linked to the original."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import ValidationError
 
-from api.deps import CallerDep, SessionDep, SettingsDep, refuse_nul_parameters
-from api.errors import AUTHENTICATED, ApiError, error_responses
-from api.routes.jobs import own_job, submit_job
-from store.diagnoses import get_diagnosis
-from trainwell.diagnosis import DiagnosisStatus, merge_patch
+from api.deps import CallerDep, OwnJobDep, SessionDep, SettingsDep, refuse_nul_parameters
+from api.errors import AUTHENTICATED, error_responses
+from api.idempotency import REPLAYED, IdempotencyKey, mark_replayed
+from api.services.remedies import remedy_spec
+from api.services.submission import submit_job
+from trainwell.diagnosis import FindingCode
 from trainwell.job import Job, JobOrigin
-from trainwell.spec import JobSpec
 
 router = APIRouter(
     prefix="/v1/jobs", tags=["diagnosis"], responses=AUTHENTICATED, dependencies=[Depends(refuse_nul_parameters)]
@@ -26,52 +25,34 @@ router = APIRouter(
     "/{job_id}/remedies/{code}",
     status_code=status.HTTP_201_CREATED,
     response_model=Job,
-    responses=error_responses(404, 409, 429),
+    responses={201: REPLAYED, **error_responses(404, 409, 429)},
 )
 async def run_remedy(
-    job_id: str,
-    code: str,
+    job: OwnJobDep,
+    code: Annotated[
+        str,
+        Path(
+            description="the `code` of a finding of the job's diagnosis that has remedies",
+            openapi_examples={"underfit": {"value": FindingCode.high_training_loss.value}},
+        ),
+    ],
     session: SessionDep,
     caller: CallerDep,
     settings: SettingsDep,
     response: Response,
     index: Annotated[int, Query(ge=0, description="which of the finding's remedies; the first by default")] = 0,
+    idempotency_key: IdempotencyKey = None,
 ) -> Job:
-    """Launch the job that applies a remedy of the finding `code` (see GET …/diagnosis)."""
-    spec = await run_in_threadpool(_remedy_spec, session, caller, job_id, code, index)
-    return await submit_job(
+    """Launch the job that applies a remedy of the finding `code` (see GET …/diagnosis). A repeated
+    `Idempotency-Key` returns the job it created the first time, as POST /v1/jobs does."""
+    spec = await run_in_threadpool(remedy_spec, session=session, job=job, code=code, index=index)
+    submitted = await submit_job(
         session=session,
         caller=caller,
         settings=settings,
         spec=spec,
-        response=response,
+        idempotency_key=idempotency_key,
         origin=JobOrigin.remedy,
-        parent_id=job_id,
+        parent_id=job.id,
     )
-
-
-def _remedy_spec(session: SessionDep, caller: CallerDep, job_id: str, code: str, index: int) -> JobSpec:
-    """The caller's job's spec with the remedy's patch applied (404 for a foreign job or unknown remedy)."""
-    job = own_job(session, caller, job_id)
-    diagnosis = get_diagnosis(session=session, job_id=job.id)
-    if diagnosis is None or diagnosis.status is DiagnosisStatus.pending:
-        raise ApiError(409, "diagnosis_pending", f"job {job_id!r} has no diagnosis yet; it is made when the job ends")
-    finding = next((f for f in diagnosis.findings if f.code == code), None)
-    if finding is None:
-        codes = ", ".join(f.code for f in diagnosis.findings if f.remedies) or "none"
-        raise ApiError(
-            404, "not_found", f"the diagnosis of job {job_id!r} has no finding {code!r}; with remedies: {codes}"
-        )
-    if index >= len(finding.remedies):
-        raise ApiError(
-            404, "not_found", f"finding {code!r} has {len(finding.remedies)} remedies; index {index} is out of range"
-        )
-    remedy = finding.remedies[index]
-    patched: dict[str, Any] = merge_patch(job.spec, remedy.spec_patch)
-    patched["name"] = remedy.title[:200]
-    try:
-        return JobSpec.model_validate(patched)
-    except ValidationError as error:  # a remedy that yields an invalid spec is our bug, but say what it is
-        raise ApiError(
-            422, "invalid_remedy", f"the remedy's patched spec is invalid: {error.errors()[0]['msg']}"
-        ) from None
+    return mark_replayed(response, submitted)

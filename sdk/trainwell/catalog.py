@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Task = Literal["classification", "regression"]
+DEFAULT_N_SAMPLES = 1000  # a synthetic dataset's rows when the spec names no n_samples
 DatasetSource = Literal["builtin", "synthetic"]
 
 

@@ -16,7 +16,7 @@ from trainwell.spec import JobSpec
 
 
 class Verdict(StrEnum):
-    """The one-word answer, after the table at the top of DESIGN.md."""
+    """The one-word answer, after the table in docs/architecture.md (what the losses show → verdict)."""
 
     good_fit = "good_fit"
     model_bias = "model_bias"  # training loss high, and a bigger/easier model would do better
@@ -34,8 +34,16 @@ class Severity(StrEnum):
 
 class DiagnosisStatus(StrEnum):
     pending = "pending"  # the job has not ended, or the worker has not written the diagnosis yet
-    running_probes = "running_probes"  # the verdict waits for probe jobs (issue 4, item 3)
+    running_probes = "running_probes"  # the verdict is provisional: it waits for the probe jobs
     ready = "ready"
+    # final without a verdict: the job trained nothing to judge, or failed before its losses could show a
+    # fit (its data could not be loaded, it was stopped, its worker was lost); the summary names why
+    not_applicable = "not_applicable"
+
+    @property
+    def is_final(self) -> bool:
+        """No later diagnosis of the job will replace this one."""
+        return self in (DiagnosisStatus.ready, DiagnosisStatus.not_applicable)
 
 
 class FindingCode(StrEnum):
@@ -70,7 +78,7 @@ class FindingCode(StrEnum):
     local_minimum = "local_minimum"
     not_critical = "not_critical"  # the gradient was still large at the final weights
     curvature_skipped = "curvature_skipped"
-    # the probe runs (issue 4, item 3)
+    # the probe runs: short child jobs that tell an optimization failure from model bias
     easier_probe_fits_better = "easier_probe_fits_better"  # a shallower, easier-to-optimize model trained further
     bigger_probe_fits_better = "bigger_probe_fits_better"  # only more capacity helped
     probes_inconclusive = "probes_inconclusive"  # neither probe did clearly better
@@ -123,7 +131,7 @@ class ProbeKind(StrEnum):
 
 
 class Probe(BaseModel):
-    """A short child job that separates model bias from optimization failure (issue 4, item 3).
+    """A short child job that separates model bias from optimization failure.
 
     It carries the original job's losses too, so one entry reads as the comparison it is.
     """
@@ -163,7 +171,7 @@ class RemedyJob(BaseModel):
 
 class Diagnosis(BaseModel):
     status: DiagnosisStatus = DiagnosisStatus.ready
-    verdict: Verdict | None = None  # None only while pending
+    verdict: Verdict | None = None  # None while pending, and when not_applicable
     summary: str = ""  # one sentence
     findings: list[Finding] = Field(default_factory=list)  # the primary finding first
     curvature: Curvature | None = None

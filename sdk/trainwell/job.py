@@ -53,6 +53,7 @@ class FailureReason(StrEnum):
     dataset = "dataset"  # the data could not be loaded or does not fit the spec: nothing trained
     terminated = "terminated"  # the time limit or the worker's shutdown stopped it
     worker_lost = "worker_lost"  # its worker stopped heartbeating on every attempt
+    metrics_unwritten = "metrics_unwritten"  # the database refused its metric rows: the series would be incomplete
 
 
 class JobError(BaseModel):

@@ -1,4 +1,4 @@
-"""The loss landscape of a finished job as the API serves it and the SDK reads it (issue 4, item 6).
+"""The loss landscape of a finished job as the API serves it and the SDK reads it.
 
 Two views of the training loss around the weights a job ended with: the line from the initial to
 the final weights, and a grid around the final weights along two filter-normalized random directions

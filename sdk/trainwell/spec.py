@@ -15,17 +15,22 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from trainwell.catalog import (
     CLASSIFICATION_LOSSES,
+    DEFAULT_N_SAMPLES,
     IMAGE_DATASETS,
     REGRESSION_LOSSES,
     SHIPPED_DATASETS,
     SYNTHETIC_DATASETS,
+    Incompatibility,
     Task,
     incompatibility,
 )
+from trainwell.split_sizes import split_problem
 
 __all__ = ["CLASSIFICATION_LOSSES", "IMAGE_DATASETS", "KNOWN_DATASETS", "REGRESSION_LOSSES", "Task"]
 
 KNOWN_DATASETS: dict[str, Task] = {name: d.task for name, d in SHIPPED_DATASETS.items()}
+# numpy's legacy RandomState and scikit-learn's random_state take seeds below 2**32.
+MAX_SEED = 2**32 - 1
 # Uploaded datasets are named by id: "ds_" and the first 16 hex digits of the content hash.
 UPLOADED_DATASET_ID = re.compile(r"^ds_[0-9a-f]{16}$")
 
@@ -43,6 +48,11 @@ class KFold(SpecModel):
 
 
 class DatasetSpec(SpecModel):
+    # Swagger fills an example from each field's type otherwise ("string", n_samples on digits): refused
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "digits"}, {"name": "moons", "n_samples": 500, "noise": 0.2}]}
+    )
+
     name: str = Field(..., description="a built-in or synthetic dataset, or an uploaded dataset id (ds_…)")
     test_fraction: float = Field(
         0.2, gt=0.0, lt=0.9, description="cut first; never used for training or model selection"
@@ -51,7 +61,7 @@ class DatasetSpec(SpecModel):
     feature_norm: Literal["none", "standard", "minmax"] = "standard"
     n_samples: int | None = Field(None, ge=20, le=1_000_000, description="synthetic datasets only; default 1000")
     noise: float | None = Field(None, ge=0.0, le=10.0, description="synthetic datasets only")
-    seed: int = Field(0, ge=0, description="seed of the synthetic generator, the splits and the modifiers")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seed of the synthetic generator, the splits and the modifiers")
     label_noise: float = Field(0.0, ge=0.0, le=1.0, description="fraction of training labels replaced at random")
     train_subset: int | None = Field(None, ge=2, description="keep only this many training rows")
     test_shift: float = Field(
@@ -72,7 +82,18 @@ class DatasetSpec(SpecModel):
             for option in ("n_samples", "noise"):
                 if getattr(self, option) is not None:
                     raise ValueError(f"{option} applies to synthetic datasets only ({', '.join(SYNTHETIC_DATASETS)})")
+        shipped = SHIPPED_DATASETS.get(self.name)
+        if shipped is not None:  # an upload's rows are known to the server alone
+            problem = self.split_problem(shipped.rows or self.n_samples or DEFAULT_N_SAMPLES, shipped.classes)
+            if problem is not None:
+                raise ValueError(f"{problem.field.removeprefix('dataset.')}: {problem.message}")
         return self
+
+    def split_problem(self, rows: int, classes: int) -> Incompatibility | None:
+        """Why this dataset's splits cannot be cut from `rows` rows of `classes` classes (0: regression)."""
+        holdout = self.validation.holdout if isinstance(self.validation, Holdout) else None
+        kfold = self.validation.kfold if isinstance(self.validation, KFold) else None
+        return split_problem(rows, classes, test_fraction=self.test_fraction, holdout=holdout, kfold=kfold)
 
     @property
     def task(self) -> Task | None:
@@ -151,20 +172,58 @@ class DiagnosisOptions(SpecModel):
 
 
 class JobSpec(SpecModel):
+    # The examples /docs offers (the first is Swagger's default body): each one a service accepts, the
+    # last once its dataset.name is replaced by the id POST /v1/datasets answered (tests/service/test_examples.py).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "digits-mlp",
+                    "dataset": {"name": "digits"},
+                    "model": {"hidden": [64]},
+                    "optimizer": {"name": "adam", "lr": 0.001},
+                    "epochs": 10,
+                },
+                {
+                    "name": "wine-5-fold",
+                    "dataset": {"name": "wine", "validation": {"kfold": 5}},
+                    "model": {"hidden": [32]},
+                    "epochs": 20,
+                },
+                {
+                    "name": "my-upload",
+                    "dataset": {"name": "ds_0123456789abcdef"},
+                    "model": {"hidden": [32]},
+                    "epochs": 10,
+                },
+            ]
+        }
+    )
+
     name: str | None = Field(None, min_length=1, max_length=200)
     dataset: DatasetSpec
-    model: ModelSpec = Field(default_factory=ModelSpec)
+    model: ModelSpec = Field(
+        default_factory=ModelSpec,
+        description="a service refuses a model of more trainable parameters (counted from the spec and the "
+        "dataset's shape) than its TRAINWELL_MAX_MODEL_PARAMETERS, 50,000,000 by default: 422 model_too_large",
+    )
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     loss: Literal["cross_entropy", "mse", "mae", "huber"] | None = Field(
         None, description="default: cross_entropy for classification, mse for regression"
     )
     batch_size: int = Field(64, ge=1, le=65536)
-    epochs: int = Field(20, ge=1, le=100_000)
+    epochs: int = Field(
+        20,
+        ge=1,
+        le=100_000,
+        description="a service allows at most its TRAINWELL_MAX_EPOCHS, 10,000 by default "
+        "(its /openapi.json gives that as the maximum)",
+    )
     early_stopping: EarlyStopping | None = None
     augmentation: Augmentation = Field(default_factory=Augmentation)
     instrumentation: Instrumentation = Field(default_factory=Instrumentation)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="weight initialization and batch order")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16 autocast applies on CUDA only")
     diagnosis: DiagnosisOptions = Field(default_factory=DiagnosisOptions)

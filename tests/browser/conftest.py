@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, expect, sync_playwright
 
@@ -63,12 +64,17 @@ class WatchedPage:
     page: Page
     origin: str
     problems: list[str] = field(default_factory=list)
+    # requests a test breaks on purpose (Page.route … abort()): their failure is the point
+    broken: list[re.Pattern[str]] = field(default_factory=list)
 
     def on_console(self, message: ConsoleMessage) -> None:
         if message.type != "error":
             return
-        if message.text.startswith(NOT_FOUND_LOG) and LANDSCAPE_URL.search(message.location.get("url", "")):
+        url = message.location.get("url", "")
+        if message.text.startswith(NOT_FOUND_LOG) and LANDSCAPE_URL.search(url):
             return  # on_response checks what that 404 said
+        if any(pattern.search(url) for pattern in self.broken):
+            return
         self.problems.append(f"console error: {message.text} at {message.location}")
 
     def on_request(self, request: Request) -> None:
@@ -76,6 +82,8 @@ class WatchedPage:
             self.problems.append(f"request outside the app: {request.url}")
 
     def on_request_failed(self, request: Request) -> None:
+        if any(pattern.search(request.url) for pattern in self.broken):
+            return
         self.problems.append(f"request failed: {request.method} {request.url}: {request.failure}")
 
     def on_response(self, response: Response) -> None:
@@ -95,6 +103,12 @@ class WatchedPage:
 
     def assert_clean(self) -> None:
         assert not self.problems, "the page had problems:\n" + "\n".join(self.problems)
+
+
+@pytest.fixture
+def alice(stack: Stack) -> Iterator[httpx.Client]:
+    with stack.client(stack.keys["alice"]) as client:
+        yield client
 
 
 @pytest.fixture

@@ -7,51 +7,23 @@ on request."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from tests.browser.conftest import WatchedPage
+from tests.browser.dashboard import SHORT, listed_ids, open_dashboard, plotted_points
 from tests.specs import LINEAR_ON_CIRCLES
 from tests.stack import Stack, finished, wait_for
 
 pytestmark = [pytest.mark.service, pytest.mark.parametrize("stack", ["embedded"], indirect=True)]
 
-# no probe jobs: the verdict is final at once, and the worker is free for the next job
-SHORT = {
-    "name": "ui-short",
-    "dataset": {"name": "digits"},
-    "model": {"hidden": [16]},
-    "epochs": 3,
-    "diagnosis": {"probes": False},
-}
 # many small epochs: still running while the test watches, cancelled at the end
 LONG = {**SHORT, "name": "ui-long", "epochs": 2000}
 # a linear model on circles cannot fit them: a high training loss, which the probe jobs must explain
 LINEAR_CIRCLES = {**LINEAR_ON_CIRCLES, "name": "ui-linear-circles"}
-
-
-@pytest.fixture
-def alice(stack: Stack) -> Iterator[httpx.Client]:
-    with stack.client(stack.keys["alice"]) as client:
-        yield client
-
-
-def plotted_points(page: Page, chart: str) -> int:
-    return int(page.get_attribute(chart, "data-points") or 0)
-
-
-def open_dashboard(page: Page, stack: Stack, key: str, route: str = "") -> None:
-    page.goto(f"{stack.base_url}/ui{route}")
-    page.fill("#key-input", key)
-    page.click("#key-save")
-
-
-def listed_ids(page: Page) -> list[str]:
-    return page.locator("#jobs-table tbody tr[data-job-id]").evaluate_all("rows => rows.map(r => r.dataset.jobId)")
 
 
 def diagnosis_of(client: httpx.Client, job_id: str, predicate: Any, timeout: float = 120) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from store.catalog import shipped_datasets
+from api.services.datasets import shipped_datasets
 from trainer.datasets import load_dataset
 from trainwell.spec import DatasetSpec
 

@@ -7,6 +7,8 @@ import math
 from typing import Any
 
 from trainer.diagnose import DataFacts, JobRecord
+from trainwell.limits import ServiceLimits
+from trainwell.model_size import DATASET_SHAPES
 from trainwell.spec import JobSpec
 
 LN2 = math.log(2)
@@ -35,6 +37,7 @@ def make_facts(**overrides: Any) -> DataFacts:
         steps_per_epoch=10,
         feature_scale_ratio=1.0,
         feature_scale=1.0,
+        shape=DATASET_SHAPES["moons"],
     )
     return dataclasses.replace(facts, **overrides)
 
@@ -64,7 +67,8 @@ def make_record(
     facts: DataFacts | None = None,
     folds: list[dict[str, list[float]]] | None = None,
     diverged: str | None = None,
+    limits: ServiceLimits | None = None,
     **curve_overrides: list[float],
 ) -> JobRecord:
     history = {i: fold for i, fold in enumerate(folds)} if folds else {0: {**(curves or healthy()), **curve_overrides}}
-    return JobRecord(spec or make_spec(), facts or make_facts(), history, diverged)
+    return JobRecord(spec or make_spec(), facts or make_facts(), history, diverged, limits)

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-from tests.diagnose.builders import healthy, make_record, make_spec
+from tests.diagnose.builders import healthy, make_facts, make_record, make_spec
 from trainer.diagnose.probes import plan_probes, probe_findings, probe_patch
 from trainer.diagnose.rules import run_rules
 from trainer.diagnose.verdict import decide
 from trainwell.diagnosis import FindingCode, Probe, ProbeKind, Verdict, patched_spec
+from trainwell.limits import ServiceLimits
 from trainwell.model_size import DATASET_SHAPES, count_parameters
 
 MOONS = DATASET_SHAPES["moons"]
 
 
 def test_probes_are_planned_only_when_the_loss_is_at_least_a_quarter_of_the_trivial_one() -> None:
-    assert plan_probes(make_record(), MOONS, None) == []  # a good fit: 0.07 of ln 2
+    assert plan_probes(make_record()) == []  # a good fit: 0.07 of ln 2
     linear = make_spec(model={"hidden": []})
     moderate = make_record(train_loss=[0.3] * 12, val_loss=[0.3] * 12, test_loss=[0.3] * 12, spec=linear)
-    probes = plan_probes(moderate, MOONS, None)
+    probes = plan_probes(moderate)
     assert [p.kind for p in probes] == [ProbeKind.easier, ProbeKind.bigger]
     assert all(p.original_train_loss == 0.3 and p.job_id is None for p in probes)
     off = make_spec(model={"hidden": []}, diagnosis={"probes": False})
-    assert plan_probes(make_record(train_loss=[0.6] * 12, spec=off), MOONS, None) == []
+    assert plan_probes(make_record(train_loss=[0.6] * 12, spec=off)) == []
     diverged = make_record(train_loss=[0.6] * 12, spec=linear, diverged="the loss became NaN")
-    assert plan_probes(diverged, MOONS, None) == []
+    assert plan_probes(diverged) == []
 
 
 def test_the_easier_probe_is_shallower_relu_batchnorm_adam_and_the_bigger_one_wider_and_deeper() -> None:
@@ -54,13 +55,31 @@ def test_no_easier_probe_for_a_job_that_already_uses_the_easy_recipe() -> None:
     assert probe_patch(easy, ProbeKind.bigger, MOONS, None) is not None
 
 
-def test_the_bigger_probe_stays_within_the_parameter_limit() -> None:
+def test_every_probe_stays_within_the_service_limits() -> None:
     spec = make_spec("digits", model={"hidden": [512, 512]})
     shape = DATASET_SHAPES["digits"]
-    patch = probe_patch(spec, ProbeKind.bigger, shape, 200_000)
-    assert patch is not None
-    assert count_parameters(patched_spec(spec, patch), shape) <= 200_000
-    assert probe_patch(spec, ProbeKind.bigger, shape, 100) is None  # nothing bigger fits: no probe
+    limits = ServiceLimits(max_epochs=10, max_model_parameters=200_000)
+    for kind in ProbeKind:
+        patch = probe_patch(spec, kind, shape, limits)
+        assert patch is not None
+        probe = patched_spec(spec, patch)
+        assert limits.fits(probe, shape) and probe.epochs == 10, kind
+    assert count_parameters(patched_spec(spec, probe_patch(spec, ProbeKind.bigger, shape, None) or {}), shape) > 200_000
+    tiny = ServiceLimits(max_epochs=10, max_model_parameters=100)
+    assert probe_patch(spec, ProbeKind.bigger, shape, tiny) is None  # nothing bigger fits: no probe
+    assert probe_patch(spec, ProbeKind.easier, shape, tiny) is None  # nor the one-layer easier one
+    assert (
+        plan_probes(
+            make_record(
+                train_loss=[2.0] * 12,
+                val_loss=[2.0] * 12,
+                spec=spec,
+                facts=make_facts(shape=shape, trivial_loss=2.3),
+                limits=tiny,
+            )
+        )
+        == []
+    )
 
 
 def _probe(kind: ProbeKind, train: float, val: float, original: float = 0.69) -> Probe:
@@ -88,6 +107,7 @@ def test_a_shallow_probe_that_trains_makes_it_optimization() -> None:
     verdict, ordered, summary = decide(findings + probe_findings(findings, probes))
     assert verdict == Verdict.optimization and ordered[0].code == FindingCode.easier_probe_fits_better
     assert ordered[0].evidence["probe_job_id"] == "easier-job" and "probe" in summary
+    assert "try the easier probe's model and optimizer" in summary, summary  # the remedy reads as a sentence
     assert ordered[0].remedies[0].spec_patch["model"]["hidden"] == [64]
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 from tests.diagnose.builders import healthy, make_facts, make_record, make_spec
 from trainer.diagnose.rules import run_rules
-from trainer.diagnose.verdict import decide
+from trainer.diagnose.verdict import decide, good_fit_unsupported
 from trainwell.diagnosis import Finding, FindingCode, Severity, Verdict
+from trainwell.job import FailureReason
 
 
 def _finding(code: FindingCode, severity: Severity = Severity.warning, **evidence: object) -> Finding:
@@ -96,3 +99,12 @@ def test_rules_and_verdict_end_to_end_on_synthetic_curves() -> None:
     )
     verdict, ordered, _ = decide(run_rules(deep_sigmoid))
     assert verdict == Verdict.optimization and ordered[0].code == FindingCode.vanishing_gradients
+
+
+def test_a_good_fit_needs_a_finished_run_whose_loss_was_measured() -> None:
+    healthy_run = make_record()
+    assert decide(run_rules(healthy_run))[0] == Verdict.good_fit
+    assert good_fit_unsupported(healthy_run, None) is None
+    assert "failed (exception) after 20 epoch(s)" in (good_fit_unsupported(healthy_run, FailureReason.exception) or "")
+    unmeasured = make_record(train_loss=[math.nan] * 20)
+    assert good_fit_unsupported(unmeasured, None) is not None

@@ -4,67 +4,23 @@ The test starts a Redis server of its own (own port, temp dir); the shared one i
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.stack import IN_CI, Services, finished, free_port, make_services, new_key, postgres_database, wait_for
+from tests.servers import RedisServer
+from tests.servers import redis_server as start_redis_server
+from tests.stack import Services, finished, make_services, new_key, postgres_database, wait_for
 
 TINY = {"dataset": {"name": "iris"}, "model": {"hidden": [8]}, "epochs": 2}
 LONG = {"dataset": {"name": "digits"}, "model": {"hidden": [128]}, "batch_size": 16, "epochs": 40}
 
 
-class RedisServer:
-    def __init__(self, directory: Path) -> None:
-        self.port, self.directory, self.process = free_port(), directory, None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while (
-            subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).stdout.strip() != b"PONG"
-        ):
-            assert time.monotonic() < deadline, "the test's Redis did not start"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    if shutil.which("redis-server") is None:
-        if IN_CI:
-            pytest.fail("redis-server is not installed and CI=true")
-        pytest.skip("redis-server is not installed")
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
+    with start_redis_server(tmp_path) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_jobs_queued_and_running_all_finish_across_a_redis_restart(tmp_path: Path, redis_server: RedisServer) -> None:

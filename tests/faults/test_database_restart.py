@@ -5,83 +5,23 @@ temp dir, its own port), so the shared server is never stopped."""
 
 from __future__ import annotations
 
-import contextlib
-import glob
-import os
 import re
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.stack import IN_CI, finished, free_port, make_services, new_key, redis_database, wait_for
+from tests.servers import PostgresCluster, postgres_cluster
+from tests.stack import finished, make_services, new_key, redis_database, wait_for
 
 SPEC = {"dataset": {"name": "digits"}, "model": {"hidden": [128]}, "batch_size": 16, "epochs": 30}
 
 
-class PostgresCluster:
-    """initdb + pg_ctl, as the postgres user when we are root (PostgreSQL refuses to run as root)."""
-
-    def __init__(self) -> None:
-        binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-        self.bin = Path(binaries[-1]) if binaries else None
-        self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="trainwell-pg-"))
-        os.chmod(self.dir, 0o755)
-
-    def _run(self, *command: str) -> None:
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=60)
-
-    def init(self) -> None:
-        assert self.bin is not None
-        data = self.dir / "data"
-        data.mkdir()
-        if os.geteuid() == 0:
-            shutil.chown(self.dir, "postgres")
-            shutil.chown(data, "postgres")
-        self._run(str(self.bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(
-            str(self.bin / "pg_ctl"),
-            "-D",
-            str(self.dir / "data"),
-            "-o",
-            options,
-            "-l",
-            str(self.dir / "log"),
-            "-w",
-            "start",
-        )
-
-    def stop(self) -> None:
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
-
-    def remove(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 @pytest.fixture
 def cluster() -> Iterator[PostgresCluster]:
-    made = PostgresCluster()
-    if made.bin is None or shutil.which("runuser") is None:
-        if IN_CI:
-            pytest.fail("PostgreSQL server binaries are not installed and CI=true")
-        pytest.skip("PostgreSQL server binaries are not installed")
-    made.init()
-    made.start()
-    try:
+    with postgres_cluster() as made:
         yield made
-    finally:
-        made.remove()
 
 
 def test_database_restart_mid_job_loses_no_metrics(tmp_path: Path, cluster: PostgresCluster) -> None:

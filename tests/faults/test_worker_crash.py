@@ -1,6 +1,7 @@
 """A killed worker costs nothing: the reaper requeues its job, the next attempt resumes
-from the last epoch checkpoint and ends bit-identical to an uninterrupted run; a
-message delivered twice trains once. Real processes, PostgreSQL and Redis."""
+from the last epoch checkpoint and ends bit-identical to an uninterrupted run; a job
+that loses its worker on its last attempt fails with a final diagnosis; a message
+delivered twice trains once. Real processes, PostgreSQL and Redis."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from celery import Celery
 
 from core.broker import TRAIN_TASK, celery_config
 from core.settings import Settings
-from tests.stack import Services, finished, make_services, new_key, postgres_database, redis_database, wait_for
+from tests.stack import Services, fault_services, finished, new_key, wait_for
+from trainer.checkpoint import newest_checkpoint
 
 # digits with a wide MLP: a few hundred ms an epoch, so a kill lands mid-epoch
 SPEC = {
@@ -35,20 +37,17 @@ TIMING_METRICS = {"epoch_seconds", "samples_per_second"}
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:
-    with postgres_database() as database_url, redis_database() as broker_url:
-        running = make_services(
-            tmp_path,
-            database_url=database_url,
-            broker_url=broker_url,
-            heartbeat_seconds="0.2",
-            lease_seconds="2",
-            reaper_interval_seconds="0.5",
-        )
-        running.start_api()
-        try:
-            yield running
-        finally:
-            running.stop()
+    yield from _services(tmp_path)
+
+
+@pytest.fixture
+def single_attempt_services(tmp_path: Path) -> Iterator[Services]:
+    yield from _services(tmp_path, max_attempts="1")
+
+
+def _services(tmp_path: Path, **settings: str) -> Iterator[Services]:
+    with fault_services(tmp_path, **settings) as running:
+        yield running
 
 
 def _client(services: Services) -> httpx.Client:
@@ -62,7 +61,9 @@ def _series(client: httpx.Client, job_id: str) -> dict[tuple[str, int], list[tup
 
 
 def _final_weights(services: Services, job_id: str) -> dict[str, torch.Tensor]:
-    checkpoint = torch.load(services.data_dir / "checkpoints" / job_id / "last.pt", weights_only=True)
+    path = newest_checkpoint(services.data_dir / "checkpoints" / job_id)
+    assert path is not None, f"job {job_id} left no checkpoint"
+    checkpoint = torch.load(path, weights_only=True)
     return checkpoint["model"]
 
 
@@ -103,6 +104,27 @@ def test_kill_9_mid_epoch_resumes_to_a_bit_identical_result(services: Services) 
         assert weights.keys() == reference_weights.keys()
         for name, tensor in weights.items():
             assert torch.equal(tensor, reference_weights[name]), f"weights {name} are not bit-identical"
+
+
+def test_a_job_that_loses_its_worker_on_its_last_attempt_fails_with_a_final_diagnosis(
+    single_attempt_services: Services,
+) -> None:
+    services = single_attempt_services
+    first = services.start_worker()
+    with _client(services) as client:
+        job = client.post("/v1/jobs", json={**SPEC, "diagnosis": {"probes": False}}).json()
+        wait_for(client, job["id"], lambda j: j["progress"]["epoch"] >= 1, timeout=120)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        services.start_worker()  # its reaper finds the stale heartbeat; the one attempt allowed is spent
+        done = wait_for(client, job["id"], finished, timeout=60)
+        assert done["status"] == "failed" and done["error"]["reason"] == "worker_lost", done
+        diagnosis = client.get(f"/v1/jobs/{job['id']}/diagnosis").json()  # stored with the final status
+        assert diagnosis["status"] == "not_applicable" and "worker_lost" in diagnosis["summary"], diagnosis
+        with client.stream("GET", f"/v1/jobs/{job['id']}/events", timeout=30) as response:
+            events = [line.removeprefix("event: ") for line in response.iter_lines() if line.startswith("event:")]
+        assert events[-2:] == ["status", "diagnosis"], events  # returns only because the server ends it
+        assert "trainwell_reaper_failed_total 1.0" in client.get("/metrics").text
 
 
 def test_a_message_delivered_twice_trains_once(services: Services) -> None:

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from tests.scenarios.catalog import SCENARIOS
+from tests.scenarios.outcomes import Outcome, run_scenario
+
 torch.set_num_threads(1)  # tiny models: one thread is fastest, and steady on a busy machine
+
+
+@pytest.fixture(scope="session")
+def outcomes() -> dict[str, Outcome]:
+    """Every scenario trained and diagnosed once for all the suite's modules (a minute of training)."""
+    return {scenario.name: run_scenario(scenario) for scenario in SCENARIOS}

@@ -1,4 +1,4 @@
-"""The evaluation suite (issue 4, item 7): train every scenario with the real trainer and diagnose it.
+"""The evaluation suite: train every scenario with the real trainer and diagnose it.
 
 Two kinds of test. Per scenario, the construction is checked against the label with the trainer's own
 numbers and, where the label is a comparison, a contrasting run (a bigger or easier model, unshifted test
@@ -8,19 +8,18 @@ never call a pathological run a good fit.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from tests.diagnose.test_diagnose import history_of
 from tests.scenarios.catalog import SCENARIOS, Scenario
+from tests.scenarios.outcomes import Outcome, run_probe
 from tests.trainer.builders import train
 from trainer import FitResult
-from trainer.diagnose import data_facts, diagnose
+from trainer.diagnose import DiagnosisScope, diagnose
 from trainer.diagnose.probes import settle
-from trainwell.diagnosis import Diagnosis, Probe, Verdict, patched_spec
+from trainwell.diagnosis import Verdict, patched_spec
 from trainwell.spec import JobSpec
 
 REQUIRED_ACCURACY = 0.9
@@ -33,43 +32,6 @@ EASY = {
     "loss": None,
     "epochs": 40,
 }
-
-
-@dataclass
-class Outcome:
-    result: FitResult
-    history: dict[int, dict[str, list[float]]]
-    diagnosis: Diagnosis  # the rules' verdict: provisional when probes were planned
-    trivial: float
-    probed: Diagnosis  # settled with the probe runs the service would launch (the same when none)
-
-
-@pytest.fixture(scope="module")
-def outcomes() -> dict[str, Outcome]:
-    runs: dict[str, Outcome] = {}
-    for scenario in SCENARIOS:
-        spec = scenario.job_spec()
-        started = time.perf_counter()
-        result, recorder = train(spec)
-        seconds = time.perf_counter() - started
-        history = history_of(recorder)
-        failure = "diverged" if result.status == "diverged" else None
-        diagnosis = diagnose(
-            spec, result, history, failure_reason=failure, train_seconds=seconds, data_dir=None, plan=True
-        )
-        probed = (
-            settle(diagnosis, [_run_probe(spec, probe) for probe in diagnosis.probes])
-            if diagnosis.probes
-            else diagnosis
-        )
-        runs[scenario.name] = Outcome(result, history, diagnosis, data_facts(spec, None).trivial_loss, probed)
-    return runs
-
-
-def _run_probe(spec: JobSpec, probe: Probe) -> Probe:
-    """What the worker does with a planned probe: train its spec, read its losses from the summary."""
-    result, _ = train(patched_spec(spec, probe.spec_patch))
-    return probe.with_outcome("succeeded", result.summary())
 
 
 def _final(outcome: Outcome, name: str) -> float:
@@ -145,9 +107,15 @@ def test_probes_catch_a_moderate_bias_the_rules_alone_let_pass(dataset: str) -> 
     result, recorder = train(spec)
     rules = diagnose(spec, result, history_of(recorder), failure_reason=None, train_seconds=1.0, data_dir=None)
     planned = diagnose(
-        spec, result, history_of(recorder), failure_reason=None, train_seconds=1.0, data_dir=None, plan=True
+        spec,
+        result,
+        history_of(recorder),
+        failure_reason=None,
+        train_seconds=1.0,
+        data_dir=None,
+        scope=DiagnosisScope(plan_probes=True),
     )
     assert rules.verdict == Verdict.good_fit and rules.probes == []
     assert planned.status == "running_probes" and [p.kind for p in planned.probes] == ["easier", "bigger"]
-    settled = settle(planned, [_run_probe(spec, probe) for probe in planned.probes])
+    settled = settle(planned, [run_probe(spec, probe) for probe in planned.probes])
     assert settled.verdict == Verdict.model_bias and settled.findings[0].code == "bigger_probe_fits_better"

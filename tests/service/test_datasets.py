@@ -208,3 +208,18 @@ def test_request_bodies_are_capped(stack: Stack) -> None:
 
         streamed = client.post("/v1/jobs", content=chunked(), headers={"Content-Type": "application/json"})
         assert streamed.status_code == 413 and "1048576" in streamed.json()["error"]["message"]
+
+
+def test_an_upload_too_small_for_its_splits_is_refused(stack: Stack) -> None:
+    """Four rows of two classes cannot give every split a row of each: a 422 naming the field at
+    submission, not a job that fails in scikit-learn after it was queued."""
+    tiny = b"a,b,label\n0.1,0.2,x\n0.3,0.1,y\n0.5,0.9,x\n0.7,0.4,y\n"
+    with stack.client(stack.keys["alice"]) as client:
+        dataset = upload(client, "tiny.csv", tiny, "text/csv", target="label").json()
+        before = client.get("/v1/jobs", params={"limit": 200}).json()["data"]
+        refused = client.post("/v1/jobs", json=job_on(dataset["id"]))
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert error["details"][0]["field"] == "dataset.test_fraction", error
+        assert "4 rows" in error["message"] and "2 classes" in error["message"]
+        assert client.get("/v1/jobs", params={"limit": 200}).json()["data"] == before, "nothing is stored"

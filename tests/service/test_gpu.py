@@ -1,9 +1,9 @@
-"""The service on a GPU host (issue 3, item 13): jobs submitted over HTTP train on the GPU, then are
+"""The service on a GPU host: jobs submitted over HTTP train on the GPU, then are
 diagnosed and get a loss landscape there, each in its own process forked from the worker.
 
 What only a GPU can test: the worker's pool child imports torch but never initialises CUDA, so every
-job's fork can (worker/job_process.py; a parent that had would leave "Cannot re-initialize CUDA in
-forked subprocess" to its children). Three jobs in a row, each diagnosed in its own process after
+job's fork can (worker/job_process.py; a parent that initialised it would leave "Cannot re-initialize
+CUDA in forked subprocess" to its children). Three jobs in a row, each diagnosed in its own process after
 training, then a landscape in a further fork, prove it still holds after the first. Runs only where a
 GPU is present.
 """

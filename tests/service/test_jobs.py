@@ -67,7 +67,7 @@ def test_bad_specs_are_422_naming_the_field_and_store_nothing(stack: Stack) -> N
         assert wrong_loss.status_code == 422 and "cross_entropy" in wrong_loss.json()["error"]["message"]
 
         not_json = client.post("/v1/jobs", content=b"{", headers={"Content-Type": "application/json"})
-        assert not_json.status_code == 422
+        assert not_json.status_code == 400 and not_json.json()["error"]["code"] == "invalid_json"
 
         after = len(client.get("/v1/jobs", params={"limit": 200}).json()["data"])
         assert after == before, "a rejected spec must store nothing"
@@ -220,7 +220,8 @@ def test_metrics_downsampling_and_filters(stack: Stack) -> None:
 def test_readiness_checks_database_and_broker(stack: Stack) -> None:
     with stack.client() as client:
         ready = client.get("/readyz")
-        assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+        assert ready.status_code == 200 and ready.json()["status"] == "ready"
+        assert ready.json()["workers"]["train"] >= 1, "the stack's worker is live on the train queue"
 
 
 def test_a_diverging_job_fails_with_reason_diverged_and_keeps_its_metrics(stack: Stack) -> None:

@@ -1,4 +1,4 @@
-"""The error surface over the real service (issue 4, item 6): POST computes it on a worker, GET returns
+"""The error surface over the real service: POST computes it on a worker, GET returns
 the line from the initial to the final weights, the grid around the final weights, and a PNG contour."""
 
 from __future__ import annotations

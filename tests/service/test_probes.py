@@ -1,4 +1,4 @@
-"""Probe runs over the real service (issue 4, item 3): a job whose training loss is high gets a shallower
+"""Probe runs over the real service: a job whose training loss is high gets a shallower
 and a bigger child job; their training losses decide between an optimization problem and model bias."""
 
 from __future__ import annotations

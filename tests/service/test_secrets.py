@@ -24,8 +24,8 @@ def _key(stack: Stack, principal: str, *, is_admin: bool = False, revoked: bool 
     engine = make_engine(stack.database_url)
     try:
         with sessionmaker(engine)() as session, session.begin():
-            owner = get_or_create_principal(session=session, name=principal, is_admin=is_admin)
-            key = create_key(session=session, principal=owner, name=principal)
+            owner = get_or_create_principal(session=session, name=principal)
+            key = create_key(session=session, principal=owner, name=principal, is_admin=is_admin)
             if revoked:
                 revoke_key(session=session, prefix=key.split("_")[1])
             return key

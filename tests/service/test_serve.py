@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
 
-from tests.stack import start_stack
+from tests.stack import ROOT, free_port, start_stack
 
 
 def _children(pid: int) -> list[int]:
@@ -67,3 +70,21 @@ def test_run_serves_docs_with_a_private_local_key_and_ctrl_c_leaves_no_process(t
     finally:
         again.process.send_signal(signal.SIGTERM)
         assert again.process.wait(timeout=30) == 0
+
+
+def test_production_without_its_database_and_broker_urls_refuses_to_start(tmp_path: Path) -> None:
+    """`make run` in production mode with neither URL set exits at once, naming both variables,
+    instead of serving from embedded mode's SQLite files."""
+    data_dir = tmp_path / "var"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINWELL_")}
+    env.update(TRAINWELL_MODE="production", TRAINWELL_DATA_DIR=str(data_dir), TRAINWELL_PORT=str(free_port()))
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "api.serve"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "TRAINWELL_DATABASE_URL" in result.stderr and "TRAINWELL_BROKER_URL" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, "a refused configuration is one line, not a stack trace"
+    assert elapsed < 15, f"took {elapsed:.1f}s to refuse"
+    assert not data_dir.exists(), "nothing is written before the configuration is accepted"

@@ -25,26 +25,6 @@ from trainwell.job import JobStatus
 from trainwell.spec import JobSpec
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.sqlite'}"
-        yield from _migrated(url)
-    else:
-        with postgres_database() as url:
-            yield from _migrated(url)
-
-
-def _migrated(url: str) -> Iterator[Session]:
-    upgrade_database(url)
-    engine = make_engine(url)
-    try:
-        with sessionmaker(engine, expire_on_commit=False)() as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
 def _job(session: Session) -> str:
     owner = get_or_create_principal(session=session, name="owner")
     spec = JobSpec.model_validate({"dataset": {"name": "iris", "validation": {"kfold": 3}}, "epochs": 4})

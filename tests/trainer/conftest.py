@@ -8,7 +8,7 @@ import pytest
 import torch
 
 # The models here are tiny: one intra-op thread is faster than two, and far faster when other test
-# processes share the cores (OpenMP threads spin at every barrier; measured 15-25x slower under load).
+# processes share the cores (OpenMP threads spin at every barrier, so a busy core stalls them all).
 torch.set_num_threads(1)
 
 

@@ -5,7 +5,8 @@ a local minimum. Some < 0: a saddle point, and the eigenvector of a negative eig
 which is tried here (both signs, a few step lengths) and reported.
 
 Cost: a fixed cap on Hessian-vector products and a deadline (the caller passes max(25% of the job's
-training time, 3 s), issue 4). The first product is timed; if the minimum useful work cannot fit,
+training time, 3 s): a fraction of what the run itself cost, with a floor so that a short run gets an
+analysis too). The first product is timed; if the minimum useful work cannot fit,
 the analysis is skipped with the reason. Everything is seeded, so a recomputation gives the same numbers.
 """
 
@@ -50,7 +51,7 @@ class CurvatureBudget:
 
     @classmethod
     def for_job(cls, train_seconds: float) -> CurvatureBudget:
-        """Issue 4's budget: at most max(25% of the job's training time, 3 s)."""
+        """At most max(25% of the job's training time, 3 s): a fraction of the run's cost, with a floor."""
         return cls(max(0.25 * train_seconds, 3.0))
 
 

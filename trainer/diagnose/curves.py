@@ -61,7 +61,7 @@ def check_plateau(job: JobRecord) -> Finding | None:
             "A model this small (linear, or with fewer parameters than training rows) has likely reached the best it "
             "can represent: for a linear model the loss is convex, so this plateau is its minimum."
         )
-        remedies = fix.present(fix.bigger(spec))
+        remedies = fix.present(job, fix.bigger(job))
     else:
         severity = Severity.critical if ratio >= CHANCE_LOSS else Severity.warning
         why = (
@@ -69,7 +69,7 @@ def check_plateau(job: JobRecord) -> Finding | None:
             "to make progress, though the model could represent more."
         )
         remedies = fix.present(
-            fix.adam(spec), fix.momentum(spec), fix.relu(spec), fix.batch_norm(spec), fix.raise_lr(spec)
+            job, fix.adam(spec), fix.momentum(spec), fix.relu(spec), fix.batch_norm(spec), fix.raise_lr(spec)
         )
     return Finding(
         code=FindingCode.plateau,
@@ -104,7 +104,7 @@ def check_slow_convergence(job: JobRecord) -> Finding | None:
                 else "; more epochs may still help."
             )
         ),
-        remedies=fix.present(fix.more_epochs(spec), fix.raise_lr(spec), fix.adam(spec)),
+        remedies=fix.present(job, fix.more_epochs(job), fix.raise_lr(spec), fix.adam(spec)),
     )
 
 
@@ -129,7 +129,7 @@ def check_oscillation(job: JobRecord) -> Finding | None:
             "lr": spec.optimizer.lr,
         },
         explanation="Steps overshoot the valley floor and bounce between its walls: the learning rate is too large for this curvature.",
-        remedies=fix.present(fix.lower_lr(spec), fix.cosine_schedule(spec), fix.clip_gradients(spec)),
+        remedies=fix.present(job, fix.lower_lr(spec), fix.cosine_schedule(spec), fix.clip_gradients(spec)),
     )
 
 
@@ -154,7 +154,7 @@ def check_validation_rising(job: JobRecord) -> Finding | None:
             "epochs": len(val),
         },
         explanation="Past its best epoch the model kept improving on training rows at the expense of unseen ones: it began to overfit.",
-        remedies=fix.present(fix.early_stopping(spec), fix.weight_decay(spec), fix.dropout(spec)),
+        remedies=fix.present(job, fix.early_stopping(spec), fix.weight_decay(spec), fix.dropout(spec)),
     )
 
 
@@ -177,7 +177,7 @@ def check_best_epoch_early(job: JobRecord) -> Finding | None:
             "last_val_loss": sig(val[-1]),
         },
         explanation="The second half of the run did not improve the validation loss: it cost time and kept worse weights.",
-        remedies=fix.present(fix.early_stopping(spec)),
+        remedies=fix.present(job, fix.early_stopping(spec)),
     )
 
 
@@ -201,5 +201,5 @@ def check_training_above_validation(job: JobRecord) -> Finding | None:
             "The training loss is measured with dropout and augmentation on and on the training labels (noisy ones, "
             "if label noise is set); the validation rows show how well the model really fits."
         ),
-        remedies=fix.present(fix.clean_labels(spec)),
+        remedies=fix.present(job, fix.clean_labels(spec)),
     )

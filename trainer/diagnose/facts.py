@@ -2,7 +2,7 @@
 
 The central one is the trivial predictor's loss: what a model that ignores the features scores on
 the training labels (the class priors for classification, the mean or median for regression). "High
-training loss" is judged against it (issue 4), so the rules work the same on every dataset and loss.
+training loss" is judged against it, so the rules work the same on every dataset and loss.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ class DataFacts:
     steps_per_epoch: int
     feature_scale_ratio: float  # largest / smallest std of the non-constant training features the model sees
     feature_scale: float  # the largest of those stds (1 when the spec normalizes the features)
+    shape: DataShape  # what a changed model's parameter count, and so the service's limit on it, depends on
     # Standard error of (test loss − validation loss) from per-row losses at the final weights; None without them
     test_gap_se: float | None = None
     adversarial_auc: float | None = None  # filled in only when a mismatch is suspected (it costs a classifier)
@@ -55,7 +56,7 @@ def facts_of(spec: JobSpec, dataset: Dataset, data: FoldData) -> DataFacts:
     loss = spec.resolved_loss(dataset.task)
     n_train = len(data.y_train)
     ratio, largest = _feature_scales(data, spec)
-    shape = DataShape(dataset.X.shape[1], dataset.output_dim, dataset.image_shape)
+    shape = data_shape(dataset)
     return DataFacts(
         task=dataset.task,
         loss=loss,
@@ -68,7 +69,12 @@ def facts_of(spec: JobSpec, dataset: Dataset, data: FoldData) -> DataFacts:
         steps_per_epoch=max(1, math.ceil(n_train / spec.batch_size)),
         feature_scale_ratio=ratio,
         feature_scale=largest,
+        shape=shape,
     )
+
+
+def data_shape(dataset: Dataset) -> DataShape:
+    return DataShape(int(dataset.X.shape[1]), dataset.output_dim, dataset.image_shape)
 
 
 def trivial_loss(loss: str, y: np.ndarray, num_classes: int) -> float:

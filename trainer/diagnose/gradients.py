@@ -20,7 +20,7 @@ EXPLODING_RATIO = 70.0  # AUTOTRAINER: first/last layer gradient ratio above 70
 DEAD_RELU = 0.7  # AUTOTRAINER: ≥ 70% of ReLU units output 0 for every row of a batch
 SATURATED = 0.5  # AUTOTRAINER: > 50% of sigmoid/tanh inputs with |z| ≥ 5 (slope < 0.007)
 # Update ratio ‖Δw‖/‖w‖ per step: Karpathy's rule of thumb is ~1e-3; two orders of magnitude either way
-# (issue 4: "about [1e-5, 1e-1]") is too small to move or large enough to jump across the basin. The
+# (about [1e-5, 1e-1]) is too small to move or large enough to jump across the basin. The
 # metric is per epoch; per step it is at least ratio/S (S steps in one direction) and about ratio/√S for
 # noise-dominated steps. The small-side test uses ratio/√S, the large side ratio/S: each the lenient one.
 UPDATE_TOO_SMALL = 1e-5
@@ -55,7 +55,7 @@ def check_vanishing_gradients(job: JobRecord) -> Finding | None:
             "The gradient shrinks at every layer on its way back, so the first layers barely learn and the network "
             "acts as a fixed random feature map with a trained last layer. Saturating activations and depth cause it."
         ),
-        remedies=fix.present(fix.relu(spec), fix.batch_norm(spec), fix.shallower(spec), fix.adam(spec)),
+        remedies=fix.present(job, fix.relu(spec), fix.batch_norm(spec), fix.shallower(spec), fix.adam(spec)),
     )
 
 
@@ -74,7 +74,7 @@ def check_exploding_gradients(job: JobRecord) -> Finding | None:
             "takes steps far larger than the rest and one learning rate cannot suit both."
         ),
         remedies=fix.present(
-            fix.normalize_features(spec), fix.clip_gradients(spec), fix.batch_norm(spec), fix.lower_lr(spec)
+            job, fix.normalize_features(spec), fix.clip_gradients(spec), fix.batch_norm(spec), fix.lower_lr(spec)
         ),
     )
 
@@ -93,7 +93,7 @@ def check_dying_relu(job: JobRecord) -> Finding | None:
             "A ReLU whose input is negative for every row outputs 0 and gets no gradient, so it never recovers. "
             "Large updates push units there; with most of them dead the network has lost most of its capacity."
         ),
-        remedies=fix.present(fix.leaky_relu(spec), fix.lower_lr(spec), fix.batch_norm(spec)),
+        remedies=fix.present(job, fix.leaky_relu(spec), fix.lower_lr(spec), fix.batch_norm(spec)),
     )
 
 
@@ -108,7 +108,9 @@ def check_saturated_activations(job: JobRecord) -> Finding | None:
         title=f"{saturated:.0%} of the {spec.model.activation} inputs are saturated (|z| ≥ 5)",
         evidence={"saturated_fraction": sig(saturated), "activation": spec.model.activation},
         explanation="A saturated sigmoid or tanh has a slope near 0: gradients through it vanish and its unit stops learning.",
-        remedies=fix.present(fix.relu(spec), fix.normalize_features(spec), fix.batch_norm(spec), fix.lower_lr(spec)),
+        remedies=fix.present(
+            job, fix.relu(spec), fix.normalize_features(spec), fix.batch_norm(spec), fix.lower_lr(spec)
+        ),
     )
 
 
@@ -142,7 +144,7 @@ def check_learning_rate(job: JobRecord) -> Finding | None:
                 "lr": spec.optimizer.lr,
             },
             explanation="Steps that large jump across the basins of the loss instead of descending into one.",
-            remedies=fix.present(fix.lower_lr(spec), fix.clip_gradients(spec)),
+            remedies=fix.present(job, fix.lower_lr(spec), fix.clip_gradients(spec)),
         )
     if typical < UPDATE_TOO_SMALL:
         return Finding(
@@ -155,7 +157,7 @@ def check_learning_rate(job: JobRecord) -> Finding | None:
                 "lr": spec.optimizer.lr,
             },
             explanation="The steps are too small for the weights to move in the epochs given; the loss barely changes.",
-            remedies=fix.present(fix.raise_lr(spec, 10.0), fix.adam(spec)),
+            remedies=fix.present(job, fix.raise_lr(spec, 10.0), fix.adam(spec)),
         )
     return None
 

@@ -108,7 +108,7 @@ def smallest_eigenvalue(
     start = np.random.default_rng(seed).standard_normal(size)
     try:
         # ARPACK's own work is a few memory-bound vector operations per product: BLAS threads only add
-        # spinning, which on a busy machine was measured to make it 10× slower than the products themselves.
+        # spinning, which on a busy machine makes it 10× slower than the products themselves.
         with threadpool_limits(limits=1, user_api="blas"):
             values, vectors = eigsh(
                 operator, k=1, which="SA", v0=start, ncv=min(LANCZOS_VECTORS, size), tol=LANCZOS_TOLERANCE

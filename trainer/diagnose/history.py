@@ -13,6 +13,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from trainer.diagnose.facts import DataFacts
+from trainwell.limits import ServiceLimits
 from trainwell.metrics import MetricName
 from trainwell.spec import JobSpec
 
@@ -23,12 +24,15 @@ TRAIN, VAL, TEST = MetricName.train_loss.value, MetricName.val_loss.value, Metri
 
 @dataclass(frozen=True)
 class JobRecord:
-    """Everything a rule may read: the spec, the data facts and the metric history (plain values, no torch)."""
+    """Everything a rule may read: the spec, the data facts, the metric history (plain values, no torch) and
+    the limits a remedy must stay within."""
 
     spec: JobSpec
     facts: DataFacts
     history: History
     diverged_message: str | None = None  # set when the loss became NaN/Inf (the fit's one-line message)
+    # what a launched remedy or probe may ask for here; None: only the JobSpec schema's bounds apply
+    limits: ServiceLimits | None = None
     curves: dict[str, list[float]] = field(init=False)
 
     def __post_init__(self) -> None:

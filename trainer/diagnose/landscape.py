@@ -1,4 +1,4 @@
-"""The loss landscape of a job (issue 4, item 6): the training loss on a line and on a plane through its weights.
+"""The loss landscape of a job: the training loss on a line and on a plane through its weights.
 
 The line is θ(α) = (1−α)·θ_initial + α·θ_final (Goodfellow et al., "Qualitatively characterizing neural
 network optimization problems", ICLR 2015): a bump between α = 0 and α = 1 means the run climbed over a

@@ -35,7 +35,7 @@ def check_mse_for_classification(job: JobRecord) -> Finding | None:
             "On softmax outputs, MSE's gradient vanishes when the softmax saturates, right or wrong; cross-entropy's "
             "does not, which gives it an easier error surface for classification."
         ),
-        remedies=[fix.cross_entropy(job.spec)],
+        remedies=fix.present(job, fix.cross_entropy(job.spec)),
     )
 
 
@@ -52,7 +52,7 @@ def check_unnormalized_features(job: JobRecord) -> Finding | None:
             "Features on very different scales stretch the loss surface into a narrow valley: a learning rate small "
             "enough for the steep direction crawls along the flat one."
         ),
-        remedies=fix.present(fix.normalize_features(job.spec)),
+        remedies=fix.present(job, fix.normalize_features(job.spec)),
     )
 
 
@@ -73,7 +73,7 @@ def check_large_batch(job: JobRecord) -> Finding | None:
             "With a batch this large a whole epoch is one or two steps, and the little gradient noise left lets "
             "training settle into sharp minima that generalize worse."
         ),
-        remedies=fix.present(fix.smaller_batch(job.spec, rows)),
+        remedies=fix.present(job, fix.smaller_batch(job.spec, rows)),
     )
 
 
@@ -87,5 +87,5 @@ def check_sgd_without_momentum(job: JobRecord) -> Finding | None:
         title="plain SGD (no momentum) stalled on a plateau",
         evidence={"optimizer": "sgd", "momentum": 0.0, "lr": optimizer.lr},
         explanation="Plain SGD moves by the local gradient only; on a plateau that is nearly zero, and momentum or Adam would keep going.",
-        remedies=fix.present(fix.momentum(job.spec), fix.adam(job.spec)),
+        remedies=fix.present(job, fix.momentum(job.spec), fix.adam(job.spec)),
     )

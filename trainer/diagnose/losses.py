@@ -54,7 +54,7 @@ def check_diverged(job: JobRecord) -> Finding | None:
             "non-finite value; the step size must shrink, or the gradients be bounded."
         ),
         remedies=fix.present(
-            fix.lower_lr(spec), fix.clip_gradients(spec), fix.normalize_features(spec), fix.batch_norm(spec)
+            job, fix.lower_lr(spec), fix.clip_gradients(spec), fix.normalize_features(spec), fix.batch_norm(spec)
         ),
     )
 
@@ -84,7 +84,7 @@ def check_loss_exploding(job: JobRecord) -> Finding | None:
             "Training made the model far worse than predicting the average: the steps overshoot and throw the weights "
             "away, even where no value has overflowed yet."
         ),
-        remedies=fix.present(fix.lower_lr(spec), fix.clip_gradients(spec), fix.normalize_features(spec)),
+        remedies=fix.present(job, fix.lower_lr(spec), fix.clip_gradients(spec), fix.normalize_features(spec)),
     )
 
 
@@ -120,9 +120,13 @@ def check_high_training_loss(job: JobRecord) -> Finding | None:
             "findings point to the latter. A shallower and a bigger probe run settle it."
         ),
         remedies=fix.present(
-            fix.bigger(spec) if small else None, fix.adam(spec), fix.batch_norm(spec), fix.more_epochs(spec)
-        )
-        + ([] if small else [fix.bigger(spec)]),
+            job,
+            fix.bigger(job) if small else None,
+            fix.adam(spec),
+            fix.batch_norm(spec),
+            fix.more_epochs(job),
+            None if small else fix.bigger(job),
+        ),
     )
 
 
@@ -152,6 +156,7 @@ def check_overfitting(job: JobRecord) -> Finding | None:
             "particulars of the training set rather than the pattern behind it."
         ),
         remedies=fix.present(
+            job,
             fix.full_training_set(spec),
             fix.early_stopping(spec),
             fix.weight_decay(spec),
@@ -216,5 +221,5 @@ def check_mismatch(job: JobRecord) -> Finding | None:
             "The model does as well on held-out validation rows as expected, but worse on the test rows: the test "
             f"data do not come from the distribution it was trained on; {how}. A better model will not fix this — the data must."
         ),
-        remedies=fix.present(fix.unshifted_test(job.spec), fix.augmentation(job.spec)),
+        remedies=fix.present(job, fix.unshifted_test(job.spec), fix.augmentation(job.spec)),
     )

@@ -3,15 +3,50 @@
 Every builder returns None when the remedy does not apply to the spec (already applied, or invalid for
 it), so a finding lists only remedies that would change something. Patches keep the spec valid:
 switching away from SGD also switches Nesterov off, pixel shifts are offered to CNNs only, and so on.
+
+A remedy is offered only if launching it would be accepted: `present` builds each patched spec (the
+JobSpec schema's own bounds) and checks it against the job's `ServiceLimits` on the job's data shape
+(the check the submit path makes). The two remedies that grow the job stay within those limits rather
+than being dropped: more epochs up to the epoch limit, a bigger model shrunk until it fits.
 """
 
 from __future__ import annotations
 
-from trainwell.diagnosis import Remedy
+from typing import Any
+
+from pydantic import ValidationError
+
+from trainer.diagnose.history import JobRecord
+from trainwell.diagnosis import Remedy, patched_spec
+from trainwell.model_size import count_parameters
 from trainwell.spec import JobSpec
 
-MAX_EPOCHS = 100_000  # JobSpec.epochs' bound
-MAX_WIDTH = 8192  # ModelSpec.hidden's bound per layer
+# The schema's bounds, read from the JobSpec's published schema (the one the API validates against).
+_SCHEMA: dict[str, Any] = JobSpec.model_json_schema()
+_HIDDEN: dict[str, Any] = _SCHEMA["$defs"]["ModelSpec"]["properties"]["hidden"]
+SCHEMA_MAX_EPOCHS: int = _SCHEMA["properties"]["epochs"]["maximum"]
+MAX_WIDTH: int = _HIDDEN["items"]["maximum"]
+MAX_LAYERS: int = _HIDDEN["maxItems"]
+BIGGER_WIDTH = 64  # the hidden layer a bigger model gives a linear one
+
+
+def launchable(job: JobRecord, patch: dict[str, Any]) -> bool:
+    """Whether the job's spec with `patch` applied is a valid JobSpec that the service's limits accept."""
+    try:
+        spec = patched_spec(job.spec, patch)
+    except ValidationError:
+        return False
+    return job.limits is None or job.limits.fits(spec, job.facts.shape)
+
+
+def present(job: JobRecord, *remedies: Remedy | None) -> list[Remedy]:
+    """The remedies that apply and that launching would accept, in the order given."""
+    return [remedy for remedy in remedies if remedy is not None and launchable(job, remedy.spec_patch)]
+
+
+def max_epochs(job: JobRecord) -> int:
+    """The most epochs a launched job may train: the schema's bound, or the deployment's if lower."""
+    return min(SCHEMA_MAX_EPOCHS, job.limits.max_epochs) if job.limits is not None else SCHEMA_MAX_EPOCHS
 
 
 def _remedy(title: str, rationale: str, patch: dict[str, object]) -> Remedy:
@@ -27,10 +62,8 @@ def lower_lr(spec: JobSpec, factor: float = 10.0) -> Remedy:
     )
 
 
-def raise_lr(spec: JobSpec, factor: float = 3.0) -> Remedy | None:
-    lr = spec.optimizer.lr * factor
-    if lr > 100.0:
-        return None
+def raise_lr(spec: JobSpec, factor: float = 3.0) -> Remedy:
+    lr = spec.optimizer.lr * factor  # past the schema's bound, `present` drops it
     return _remedy(
         f"lr × {factor:g} ({spec.optimizer.lr:g} → {lr:.3g})",
         "the steps were too small to move the weights within the epochs given",
@@ -119,9 +152,22 @@ def shallower(spec: JobSpec) -> Remedy | None:
     )
 
 
-def bigger(spec: JobSpec) -> Remedy:
-    hidden = [min(2 * width, MAX_WIDTH) for width in spec.model.hidden] or [64]
-    hidden = [*hidden, hidden[-1]]
+def bigger(job: JobRecord) -> Remedy | None:
+    """Twice the width and one more layer, narrowed (every width halved) until the service's parameter
+    limit admits it; None when nothing bigger than the job's own model fits."""
+    spec, shape = job.spec, job.facts.shape
+    hidden = [min(2 * width, MAX_WIDTH) for width in spec.model.hidden] or [BIGGER_WIDTH]
+    if len(hidden) < MAX_LAYERS:
+        hidden = [*hidden, hidden[-1]]
+    parameters = count_parameters(spec, shape)
+    grown = patched_spec(spec, {"model": {"hidden": hidden}})
+    while job.limits is not None and not job.limits.fits(grown, shape):
+        narrower = [max(1, width // 2) for width in hidden]
+        if narrower == hidden:
+            return None
+        hidden, grown = narrower, patched_spec(spec, {"model": {"hidden": narrower}})
+    if count_parameters(grown, shape) <= parameters:
+        return None  # narrowed down to the job's own size or below: not a bigger model
     return _remedy(
         f"a bigger model: hidden {hidden}",
         "more units and one more layer can represent boundaries the current model cannot",
@@ -140,9 +186,10 @@ def smaller(spec: JobSpec) -> Remedy | None:
     )
 
 
-def more_epochs(spec: JobSpec) -> Remedy | None:
-    epochs = min(2 * spec.epochs, MAX_EPOCHS)
-    if epochs == spec.epochs:
+def more_epochs(job: JobRecord) -> Remedy | None:
+    """Twice the epochs, up to the most a launched job may train; None when the job is there already."""
+    epochs = min(2 * job.spec.epochs, max_epochs(job))
+    if epochs <= job.spec.epochs:
         return None
     return _remedy(f"{epochs} epochs", "the loss was still going down when training stopped", {"epochs": epochs})
 
@@ -239,10 +286,6 @@ def smaller_batch(spec: JobSpec, n_train: int) -> Remedy | None:
         "more, noisier steps per epoch; the noise steers away from sharp minima",
         {"batch_size": size},
     )
-
-
-def present(*remedies: Remedy | None) -> list[Remedy]:
-    return [remedy for remedy in remedies if remedy is not None]
 
 
 def _has_hidden(spec: JobSpec) -> bool:

@@ -76,7 +76,7 @@ def curvature_finding(curvature: Curvature, job: JobRecord) -> Finding:
                 "The gradient is ~0, but the loss curves down along the eigenvector of the negative eigenvalue: this "
                 f"is not a minimum. A step along it lowered the training loss by {drop:.3g}. Momentum or gradient noise carries training past saddles."
             ),
-            remedies=fix.present(fix.momentum(spec), fix.adam(spec), fix.smaller_batch(spec, job.facts.n_train)),
+            remedies=fix.present(job, fix.momentum(spec), fix.adam(spec), fix.smaller_batch(spec, job.facts.n_train)),
         )
     if curvature.critical_point == CriticalPoint.local_minimum:
         return Finding(
@@ -95,5 +95,5 @@ def curvature_finding(curvature: Curvature, job: JobRecord) -> Finding:
         title=f"the gradient is still large at the final weights (norm {curvature.gradient_norm:.3g})",
         evidence=evidence,
         explanation="One more gradient step would still lower the training loss noticeably: training had not stopped descending.",
-        remedies=fix.present(fix.more_epochs(spec)),
+        remedies=fix.present(job, fix.more_epochs(job)),
     )

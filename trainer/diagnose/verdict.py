@@ -20,13 +20,21 @@ The procedure follows the table at the top of DESIGN.md, in the order a practiti
 6. optimization — still, when a critical optimization pathology remains (most ReLUs dead, vanishing
    gradients): the losses came out acceptable by luck or early, but the run was unhealthy.
 7. good fit — none of the above; remaining warnings stay listed (e.g. validation loss turning up).
+
+"Good fit" is a claim about measured losses (low, and close together), so no findings is not enough:
+`good_fit_unsupported` names the runs whose losses cannot carry it — a run that failed (it stopped before
+it could show that it fits) and one whose training loss was never compared with the trivial predictor's.
+Those get no verdict. A run with no epoch at all gets none either (trainer/diagnose/__init__.py).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+from trainer.diagnose.history import JobRecord
 from trainwell.diagnosis import Finding, FindingCode, Severity, Verdict
+from trainwell.job import FailureReason
 
 DIVERGENCE = (FindingCode.diverged, FindingCode.loss_exploding)
 PROBED = (
@@ -102,6 +110,16 @@ def _verdict(by_code: dict[FindingCode, Finding]) -> tuple[Verdict, Finding | No
         return Verdict.optimization, critical[0], "the losses look acceptable, but training was unhealthy"
     notable = [f for f in by_code.values() if f.severity != Severity.info]
     return Verdict.good_fit, min(notable, key=lambda f: SEVERITY_RANK[f.severity]) if notable else None, ""
+
+
+def good_fit_unsupported(job: JobRecord, failure_reason: FailureReason | None) -> str | None:
+    """Why this run's losses cannot make it a good fit (a phrase for the summary), or None when they can."""
+    if failure_reason is not None:
+        return f"the job failed ({failure_reason}) after {job.epochs} epoch(s); what it trained shows no fault"
+    ratio = job.fit_ratio()
+    if ratio is None or not math.isfinite(ratio):
+        return "its training loss could not be compared with the trivial predictor's"
+    return None
 
 
 def _summary(verdict: Verdict, primary: Finding | None, note: str) -> str:

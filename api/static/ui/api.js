@@ -36,8 +36,11 @@ async function errorOf(response) {
   return new ApiError(response.status, error.code || "error", error.message || response.statusText);
 }
 
-export async function api(path, { method = "GET", body } = {}) {
+// idempotencyKey: sent as Idempotency-Key, so that the same request sent again (a retry after it
+// failed on the way) is answered with what the first one made instead of making it twice.
+export async function api(path, { method = "GET", body, idempotencyKey } = {}) {
   const init = { method, headers: headers() };
+  if (idempotencyKey) init.headers["Idempotency-Key"] = idempotencyKey;
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -45,6 +48,12 @@ export async function api(path, { method = "GET", body } = {}) {
   const response = await fetch(path, init);
   if (!response.ok) throw await errorOf(response);
   return response.json();
+}
+
+// A fresh Idempotency-Key: 128 random bits in hex. Not crypto.randomUUID(), which browsers offer only
+// on https and localhost.
+export function newIdempotencyKey() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 // A binary resource (a PNG, say) as a Blob: an <img src> could not send the key.

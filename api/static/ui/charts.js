@@ -1,11 +1,15 @@
 // Line charts on uPlot (vendored under /static/vendor/uplot, loaded as the global `uPlot`).
 // A chart keeps its uPlot instance while its series stay the same and only swaps the data,
-// so live updates are cheap; a new set of series rebuilds it.
+// so live updates are cheap; a new set of series rebuilds it. uPlot draws at a fixed pixel size,
+// so the chart follows its container's width: one sized once would keep the width of a layout
+// that has since changed (a panel appearing beside it, a window resized) and spill over its neighbours.
 
 import { formatNumber, h } from "./dom.js";
 
 export const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f"];
 const SPLIT_COLOURS = { train: "#2563eb", val: "#dc2626", test: "#16a34a" };
+const HEIGHT = 240;
+const MIN_WIDTH = 120; // a hidden container measures 0: the plot is drawn anyway and refitted once shown
 
 export function splitColour(name) {
   return SPLIT_COLOURS[name.split("_")[0]] || PALETTE[3];
@@ -24,12 +28,23 @@ export class LineChart {
     container.append(this.empty);
     container.dataset.points = "0";
     container.dataset.series = "0";
-    this.onResize = () => this.plot && this.plot.setSize(this.size());
-    window.addEventListener("resize", this.onResize);
+    // resized in the next frame, not in the observer's callback: the new plot changes the
+    // container's height, which the observer would otherwise report as a loop
+    this.resizer = new ResizeObserver(() => requestAnimationFrame(() => this.fit()));
+    this.resizer.observe(container);
   }
 
+  // the container's content box: its width less its padding
   size() {
-    return { width: Math.max(300, this.container.clientWidth - 8), height: 240 };
+    const style = getComputedStyle(this.container);
+    const width = this.container.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return { width: Math.max(MIN_WIDTH, Math.floor(width)), height: HEIGHT };
+  }
+
+  fit() {
+    if (!this.plot) return;
+    const size = this.size();
+    if (size.width !== this.plot.width) this.plot.setSize(size);
   }
 
   // xs: ascending x values (epochs unless xLabel says otherwise); series: [{label, values (aligned with xs, null for a gap), colour, dash}]
@@ -71,7 +86,7 @@ export class LineChart {
   }
 
   destroy() {
-    window.removeEventListener("resize", this.onResize);
+    this.resizer.disconnect();
     this.destroyPlot();
   }
 }

@@ -2,7 +2,8 @@
 // buttons, the curvature at the final weights, the probe jobs (behind a banner while they still
 // decide the verdict) and the remedy jobs with how they did.
 
-import { fill, formatNumber, h, statusBadge, verdictBadge } from "./dom.js";
+import { newIdempotencyKey } from "./api.js";
+import { factItems, fill, formatNumber, h, statusBadge, verdictBadge } from "./dom.js";
 
 // GET …/diagnosis answers `pending` until the worker has written it after the job ended: ask again
 // for a couple of minutes, then leave a button.
@@ -13,7 +14,8 @@ const PROBE_REFRESH_MS = 2000;
 const PROGRESS = { pending: 0, running_probes: 1, ready: 2 };
 
 // card: the element to fill. job(): the job as last seen (its summary gives the original's train
-// loss). load(): a promise of the diagnosis body. runRemedy(code, index): a promise that launches it.
+// loss). load(): a promise of the diagnosis body. runRemedy(code, index, idempotencyKey): a promise
+// that launches it.
 // onError(error) gets failed loads and launches; onShown(diagnosis) runs after each diagnosis drawn
 // (the probe jobs' statuses change). Returns {show(diagnosis), reload(), dispose()}.
 export function diagnosisCard(card, { job, load, runRemedy, onError, onShown = () => {} }) {
@@ -21,6 +23,10 @@ export function diagnosisCard(card, { job, load, runRemedy, onError, onShown = (
   let disposed = false;
   let pendingAttempt = 0;
   let shown = -1; // PROGRESS of the diagnosis drawn
+  // One Idempotency-Key per remedy until its launch succeeds: a click after a failed request is the
+  // same launch tried again, which the API can answer with the job the first request may have made.
+  const launchKeys = new Map(); // "code/index" → key
+  let launching = false; // while a launch is in flight every remedy button waits, even redrawn ones
 
   function show(diagnosis) {
     if (disposed || PROGRESS[diagnosis.status] < shown) return;
@@ -38,7 +44,7 @@ export function diagnosisCard(card, { job, load, runRemedy, onError, onShown = (
     }
     pendingAttempt = 0;
     shown = PROGRESS[diagnosis.status];
-    fill(card, renderDiagnosis(diagnosis, { job: job(), launch }));
+    fill(card, renderDiagnosis(diagnosis, { job: job(), launch, launching }));
     if (diagnosis.status === "running_probes") timer = setTimeout(reload, PROBE_REFRESH_MS);
     onShown(diagnosis);
   }
@@ -56,14 +62,24 @@ export function diagnosisCard(card, { job, load, runRemedy, onError, onShown = (
     show(diagnosis);
   }
 
-  async function launch(code, index, button) {
-    button.disabled = true;
+  async function launch(code, index) {
+    if (launching) return;
+    const remedy = `${code}/${index}`;
+    if (!launchKeys.has(remedy)) launchKeys.set(remedy, newIdempotencyKey());
+    setLaunching(true);
     try {
-      await runRemedy(code, index);
+      await runRemedy(code, index, launchKeys.get(remedy));
+      launchKeys.delete(remedy); // launched: another click is another launch
     } catch (error) {
-      button.disabled = false;
       onError(error);
+    } finally {
+      setLaunching(false);
     }
+  }
+
+  function setLaunching(value) {
+    launching = value;
+    for (const button of card.querySelectorAll("button.remedy[data-launchable]")) button.disabled = value;
   }
 
   return {
@@ -76,9 +92,9 @@ export function diagnosisCard(card, { job, load, runRemedy, onError, onShown = (
   };
 }
 
-// The card's contents for a `ready` or `running_probes` diagnosis. launch(code, index, button)
-// runs a remedy; while the probes run the verdict is provisional and no remedy can be launched.
-export function renderDiagnosis(diagnosis, { job, launch }) {
+// The card's contents for a `ready` or `running_probes` diagnosis. launch(code, index) runs a remedy,
+// unless one is `launching`; while the probes run the verdict is provisional and no remedy can be launched.
+export function renderDiagnosis(diagnosis, { job, launch, launching }) {
   const provisional = diagnosis.status === "running_probes";
   return [
     h(
@@ -90,7 +106,7 @@ export function renderDiagnosis(diagnosis, { job, launch }) {
     provisional ? probeBanner(diagnosis.probes || [], job) : null,
     h("p", {}, diagnosis.summary),
     renderCurvature(diagnosis.curvature),
-    (diagnosis.findings || []).map((finding) => renderFinding(finding, provisional ? null : launch)),
+    (diagnosis.findings || []).map((finding) => renderFinding(finding, provisional ? null : launch, launching)),
     provisional ? null : renderProbes(diagnosis.probes || [], job),
     renderRemedyJobs(diagnosis.remedy_jobs || []),
   ];
@@ -147,10 +163,10 @@ function renderCurvature(curvature) {
     const e = curvature.escape;
     items.push(["escape step", `${formatNumber(e.step)}: loss ${formatNumber(e.loss_before)} → ${formatNumber(e.loss_after)}`]);
   }
-  return h("dl", { class: "facts", id: "curvature" }, items.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+  return h("dl", { class: "facts", id: "curvature" }, factItems(items));
 }
 
-function renderFinding(finding, launch) {
+function renderFinding(finding, launch, launching) {
   return h(
     "div",
     { class: `finding severity-${finding.severity}`, "data-code": finding.code },
@@ -167,10 +183,16 @@ function renderFinding(finding, launch) {
     (finding.remedies || []).map((remedy, index) => {
       const button = h(
         "button",
-        { type: "button", class: "remedy", disabled: !launch, title: launch ? null : "wait for the probe jobs' verdict" },
+        {
+          type: "button",
+          class: "remedy",
+          "data-launchable": Boolean(launch),
+          disabled: !launch || launching,
+          title: launch ? null : "wait for the probe jobs' verdict",
+        },
         "Run this remedy",
       );
-      if (launch) button.addEventListener("click", () => launch(finding.code, index, button));
+      if (launch) button.addEventListener("click", () => launch(finding.code, index));
       return h("div", { class: "remedy-row" }, button, h("strong", {}, ` ${remedy.title}`), h("span", { class: "hint" }, ` — ${remedy.rationale}`));
     }),
   );

@@ -31,6 +31,12 @@ export function fill(el, ...children) {
   return el;
 }
 
+// The contents of a <dl class="facts"> from [name, value] pairs: each pair in a <div> of its own, so
+// a narrow card wraps whole pairs instead of pushing a value out of it; each <dd> has data-fact=name.
+export function factItems(items) {
+  return items.map(([name, value]) => h("div", {}, h("dt", {}, name), h("dd", { "data-fact": name }, value ?? "—")));
+}
+
 export const FINAL_STATUSES = new Set(["succeeded", "failed", "cancelled"]);
 
 export function statusBadge(status) {

@@ -5,7 +5,7 @@
 import { api, followEvents } from "./api.js";
 import { align, LineChart, PALETTE, splitColour } from "./charts.js";
 import { diagnosisCard } from "./diagnosis.js";
-import { clear, FINAL_STATUSES, fill, formatDuration, formatNumber, h, statusBadge, verdictBadge } from "./dom.js";
+import { clear, factItems, FINAL_STATUSES, fill, formatDuration, formatNumber, h, statusBadge, verdictBadge } from "./dom.js";
 import { reportError } from "./errors.js";
 import { landscapePanel } from "./landscape.js";
 
@@ -49,7 +49,7 @@ export function showJob(container, jobId) {
     facts,
     h("div", { class: "toolbar" }, h("h3", {}, "Curves"), foldPicker, h("span", { class: "hint", id: "live-state", "data-stream": "connecting" })),
     h("div", { class: "charts" }, Object.values(boxes)),
-    h("div", { class: "cards" }, summaryCard, diagnosisBox, linked),
+    h("div", { class: "cards" }, diagnosisBox, h("div", { class: "side" }, summaryCard, linked)),
     landscapeBox,
   );
   const charts = {
@@ -62,8 +62,9 @@ export function showJob(container, jobId) {
   const diagnosis = diagnosisCard(diagnosisBox, {
     job: () => job,
     load: () => api(`${path}/diagnosis`),
-    runRemedy: async (code, index) => {
-      const created = await api(`${path}/remedies/${encodeURIComponent(code)}?index=${index}`, { method: "POST" });
+    runRemedy: async (code, index, idempotencyKey) => {
+      const url = `${path}/remedies/${encodeURIComponent(code)}?index=${index}`;
+      const created = await api(url, { method: "POST", idempotencyKey });
       location.hash = `#/jobs/${created.id}`;
     },
     onError: reportError,
@@ -82,7 +83,7 @@ export function showJob(container, jobId) {
     ];
     if (job.parent_id) items.push(["parent", h("a", { href: `#/jobs/${job.parent_id}` }, job.parent_id.slice(0, 8))]);
     if (job.error) items.push(["error", h("span", { class: "error" }, `${job.error.reason}: ${job.error.message}`)]);
-    clear(facts).append(...items.flatMap(([name, value]) => [h("dt", {}, name), h("dd", { "data-fact": name }, value)]));
+    fill(facts, factItems(items));
     cancel.hidden = FINAL_STATUSES.has(job.status) || job.status === "cancelling";
     renderSummary();
   }

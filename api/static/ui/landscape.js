@@ -5,7 +5,7 @@
 
 import { api, apiBlob } from "./api.js";
 import { LineChart, splitColour } from "./charts.js";
-import { fill, formatNumber, h } from "./dom.js";
+import { factItems, fill, formatNumber, h } from "./dom.js";
 
 // A landscape takes seconds to a minute on the worker: ask again at this pace until it is done.
 const REFRESH_MS = 2000;
@@ -91,7 +91,7 @@ export function landscapePanel(card, { path, onError }) {
       ["seconds", formatNumber(landscape.seconds)],
     ];
     if (landscape.surface) items.push(["grid", `${landscape.surface.xs.length} × ${landscape.surface.ys.length}`]);
-    fill(facts, items.flatMap(([k, v]) => [h("dt", {}, k), h("dd", { "data-fact": k }, v ?? "—")]));
+    fill(facts, factItems(items));
     facts.hidden = false;
     if (landscape.line) {
       lineBox.hidden = false;

@@ -9,7 +9,7 @@ import typer
 
 from trainwell._client import Client
 from trainwell._exceptions import APIStatusError
-from trainwell.diagnosis import Diagnosis, DiagnosisStatus
+from trainwell.diagnosis import Diagnosis
 from trainwell.job import Job, JobStatus
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_API_ERROR = 0, 1, 2
@@ -43,7 +43,7 @@ DIAGNOSIS_WAIT_SECONDS = 60.0
 
 
 def await_diagnosis(client: Client, job: Job, *, timeout: float = DIAGNOSIS_WAIT_SECONDS) -> Diagnosis | None:
-    """The finished job's diagnosis once ready; None for a job that never ran, or after `timeout` seconds."""
+    """The finished job's final diagnosis (verdict or not_applicable); None if it never ran, or after `timeout` s."""
     if job.started_at is None:
         return None
     deadline = time.monotonic() + timeout
@@ -52,6 +52,6 @@ def await_diagnosis(client: Client, job: Job, *, timeout: float = DIAGNOSIS_WAIT
             diagnosis = client.jobs.diagnosis(job.id)
         except APIStatusError:
             return None
-        if diagnosis.status == DiagnosisStatus.ready or time.monotonic() >= deadline:
-            return diagnosis if diagnosis.status == DiagnosisStatus.ready else None
+        if diagnosis.status.is_final or time.monotonic() >= deadline:
+            return diagnosis if diagnosis.status.is_final else None
         time.sleep(0.5)

@@ -31,6 +31,8 @@ def upload_dataset(
         render.usage_error(f"no such file: {file}")
         raise typer.Exit(EXIT_API_ERROR)
     dataset = state(ctx).client().datasets.upload(file, target=target, task=task, name=name)
+    if name and dataset.name != name:  # the service keeps a re-uploaded table's first name
+        render.note(f"this table was uploaded already, as {dataset.name!r}: its name is kept, not {name!r}")
     render.dataset_detail(dataset, as_json=as_json)
 
 

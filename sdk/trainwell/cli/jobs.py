@@ -89,7 +89,7 @@ def plot_job(
     fold: Annotated[int, typer.Option(min=0, help="which fold to draw")] = 0,
     as_json: AsJson = False,
 ) -> None:
-    """Draw loss and score per epoch, best epoch marked, into a PNG (needs trainwell[plot])."""
+    """Draw loss and score per epoch, best epoch marked, into a PNG (needs trainwell\\[plot])."""
     try:
         state(ctx).client().jobs.plot(job_id, path=out, fold=fold)
     except ImportError as exc:

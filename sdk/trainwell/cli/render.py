@@ -189,5 +189,10 @@ def usage_error(message: str) -> None:
     err.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
 
 
+def note(message: str) -> None:
+    """On stderr, so `--json` output stays one JSON document."""
+    err.print(f"[yellow]note:[/] {escape(message)}", soft_wrap=True)
+
+
 def _number(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, int | float) else ""
