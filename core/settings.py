@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     # server's max_connections (docs/configuration.md, "Database connections"). Past its pool, a
     # request waits for a connection up to the pool timeout, then gets a 503. An API process needs 3:
     # one for submissions, two for other requests (one spare, store/db.py open_request_session).
-    api_database_connections: int = Field(10, ge=3, le=1000)
+    api_database_connections: int = Field(24, ge=3, le=1000)
     worker_database_connections: int = Field(2, ge=1, le=100)
     database_pool_timeout_seconds: float = Field(10.0, gt=0)
     # Browsers may call the API from these origins (JSON list); empty: CORS is off.
