@@ -81,7 +81,7 @@ def train(self: Task, job_id: str) -> None:
     found = _delivery(job_id)
     if found is not None and not found.queued:
         # a copy of a message already trained (or a job cancelled while queued): no fork for it
-        log.info("job %s: not queued any more, nothing to do", job_id)
+        log.info("job %s: not queued any more; dropped before forking", job_id)
         return
     if found is not None and found.waits_for_own_jobs:
         time.sleep(PROBE_YIELD_SECONDS)

@@ -137,8 +137,9 @@ def test_a_message_delivered_twice_trains_once(services: Services) -> None:
         done = wait_for(client, job["id"], finished, timeout=120)
         assert done["status"] == "succeeded" and done["attempt"] == 1
         deadline = time.monotonic() + 30
-        while f"job {job['id']}: not queued any more" not in services.worker_logs():
-            assert time.monotonic() < deadline, "the second delivery was never consumed"
+        # the copy is dropped by the pool child, before it forks a process for it
+        while f"job {job['id']}: not queued any more; dropped before forking" not in services.worker_logs():
+            assert time.monotonic() < deadline, "the second delivery was never consumed (or cost a fork)"
             time.sleep(0.2)
         series = _series(client, job["id"])
         assert [epoch for epoch, _ in series[("train_loss", 0)]] == [1, 2, 3]
