@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.faults.processes import alive, job_process
+from tests.faults.series import assert_same_run, series_of
 from tests.stack import (
     Services,
     fault_services,
@@ -35,7 +36,6 @@ SPEC = {
     "seed": 11,
     "diagnosis": {"probes": False},
 }
-TIMING_METRICS = {"epoch_seconds", "samples_per_second"}
 LEASE_SECONDS = 5
 
 
@@ -45,11 +45,6 @@ def services(tmp_path: Path) -> Iterator[Services]:
         running.start_worker()
         running.start_worker()
         yield running
-
-
-def _series(client: httpx.Client, job_id: str) -> dict[tuple[str, int], list[tuple[int, float]]]:
-    series = client.get(f"/v1/jobs/{job_id}/metrics").json()["series"]
-    return {(s["name"], s["fold"]): [(p["epoch"], p["value"]) for p in s["points"]] for s in series}
 
 
 def _diagnosis(client: httpx.Client, job_id: str) -> dict[str, Any]:
@@ -92,11 +87,7 @@ def test_a_paused_attempt_that_wakes_up_after_its_lease_writes_nothing(services:
         reference = wait_for(client, client.post("/v1/jobs", json=SPEC).json()["id"], finished, timeout=120)
         assert reference["status"] == "succeeded" and reference["attempt"] == 1
         wait_for_diagnosis(client, reference["id"])
-        resumed, uninterrupted = _series(client, job["id"]), _series(client, reference["id"])
-        assert resumed.keys() == uninterrupted.keys()
-        for (name, fold), points in resumed.items():
-            assert [epoch for epoch, _ in points] == list(range(1, SPEC["epochs"] + 1)), f"{name}: each epoch once"
-            if name not in TIMING_METRICS:
-                assert points == uninterrupted[(name, fold)], f"{name} differs from the uninterrupted run"
+        resumed, uninterrupted = series_of(client, job["id"]), series_of(client, reference["id"])
+        assert_same_run(resumed, uninterrupted, SPEC["epochs"])
         assert done["summary"]["best_metrics"]["val_loss"] == reference["summary"]["best_metrics"]["val_loss"]
         assert done_diagnosis == _diagnosis(client, reference["id"]) == _diagnosis(client, job["id"])

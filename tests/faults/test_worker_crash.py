@@ -18,6 +18,7 @@ from celery import Celery
 
 from core.broker import TRAIN_TASK, celery_config
 from core.settings import Settings
+from tests.faults.series import assert_same_run, series_of
 from tests.stack import Services, fault_services, finished, new_key, wait_for
 from trainer.checkpoint import newest_checkpoint
 
@@ -32,7 +33,6 @@ SPEC = {
     "epochs": 10,
     "seed": 7,
 }
-TIMING_METRICS = {"epoch_seconds", "samples_per_second"}
 
 
 @pytest.fixture
@@ -53,11 +53,6 @@ def _services(tmp_path: Path, **settings: str) -> Iterator[Services]:
 def _client(services: Services) -> httpx.Client:
     key = new_key(services.database_url, "crash-tester")
     return services.client(key)
-
-
-def _series(client: httpx.Client, job_id: str) -> dict[tuple[str, int], list[tuple[int, float]]]:
-    series = client.get(f"/v1/jobs/{job_id}/metrics").json()["series"]
-    return {(s["name"], s["fold"]): [(p["epoch"], p["value"]) for p in s["points"]] for s in series}
 
 
 def _final_weights(services: Services, job_id: str) -> dict[str, torch.Tensor]:
@@ -92,12 +87,8 @@ def test_kill_9_mid_epoch_resumes_to_a_bit_identical_result(services: Services) 
         reference = wait_for(client, reference["id"], finished, timeout=180)
         assert reference["status"] == "succeeded" and reference["attempt"] == 1
 
-        resumed, uninterrupted = _series(client, crashed["id"]), _series(client, reference["id"])
-        assert resumed.keys() == uninterrupted.keys()
-        for (name, fold), points in resumed.items():
-            assert [epoch for epoch, _ in points] == list(range(1, SPEC["epochs"] + 1)), f"{name}: each epoch once"
-            if name not in TIMING_METRICS:
-                assert points == uninterrupted[(name, fold)], f"{name} differs from the uninterrupted run"
+        resumed, uninterrupted = series_of(client, crashed["id"]), series_of(client, reference["id"])
+        assert_same_run(resumed, uninterrupted, SPEC["epochs"])
         assert done["summary"]["best_metrics"]["val_loss"] == reference["summary"]["best_metrics"]["val_loss"]
 
         weights, reference_weights = _final_weights(services, crashed["id"]), _final_weights(services, reference["id"])
@@ -141,5 +132,5 @@ def test_a_message_delivered_twice_trains_once(services: Services) -> None:
         while f"job {job['id']}: not queued any more; dropped before forking" not in services.worker_logs():
             assert time.monotonic() < deadline, "the second delivery was never consumed (or cost a fork)"
             time.sleep(0.2)
-        series = _series(client, job["id"])
+        series = series_of(client, job["id"])
         assert [epoch for epoch, _ in series[("train_loss", 0)]] == [1, 2, 3]
