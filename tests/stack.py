@@ -20,11 +20,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.serve import api_command, wait_until_serving, worker_command
 from core.settings import Settings
 from store.db import make_engine
+from store.migrate import upgrade_database
 from store.principals import create_key, get_or_create_principal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -285,6 +286,17 @@ def make_services(tmp: Path, *, database_url: str, broker_url: str, **settings: 
     )
     env.update({f"TRAINWELL_{name.upper()}": value for name, value in settings.items()})
     return Services(tmp, env, f"http://127.0.0.1:{free_port()}", database_url, broker_url)
+
+
+def migrated_session(url: str) -> Iterator[Session]:
+    """A session on the database at `url`, migrated to head first; its engine disposed afterwards."""
+    upgrade_database(url)
+    engine = make_engine(url)
+    try:
+        with sessionmaker(engine, expire_on_commit=False)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 @contextmanager

@@ -25,11 +25,7 @@ def cluster() -> Iterator[PostgresCluster]:
 
 
 def test_database_restart_mid_job_loses_no_metrics(tmp_path: Path, cluster: PostgresCluster) -> None:
-    import psycopg
-
-    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres", autocommit=True) as conn:
-        conn.execute("CREATE DATABASE trainwell")
-    database_url = f"postgresql+psycopg://postgres@127.0.0.1:{cluster.port}/trainwell"
+    database_url = cluster.create_database("trainwell")
     with redis_database() as broker_url:
         services = make_services(
             tmp_path,

@@ -11,7 +11,6 @@ re-sends them.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -21,8 +20,8 @@ import httpx
 import pytest
 
 from tests.faults.processes import checkpointed_epoch, job_process
-from tests.faults.test_database_restart import PostgresCluster
-from tests.stack import IN_CI, Services, finished, make_services, new_key, poll, redis_database, wait_for
+from tests.servers import PostgresCluster, postgres_cluster
+from tests.stack import Services, finished, make_services, new_key, poll, redis_database, wait_for
 
 # a few hundred ms an epoch, so the outage begins while epochs remain
 SPEC = {
@@ -40,19 +39,8 @@ SPEC = {
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Services, PostgresCluster]]:
     """One cluster and one API + worker for both outages (each test leaves the cluster running)."""
     tmp_path = tmp_path_factory.mktemp("durability")
-    cluster = PostgresCluster()
-    if cluster.bin is None or shutil.which("runuser") is None:
-        if IN_CI:
-            pytest.fail("PostgreSQL server binaries are not installed and CI=true")
-        pytest.skip("PostgreSQL server binaries are not installed")
-    cluster.init()
-    cluster.start()
-    try:
-        import psycopg
-
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres", autocommit=True) as conn:
-            conn.execute("CREATE DATABASE trainwell")
-        database_url = f"postgresql+psycopg://postgres@127.0.0.1:{cluster.port}/trainwell"
+    with postgres_cluster() as cluster:
+        database_url = cluster.create_database("trainwell")
         with redis_database() as broker_url:
             running = make_services(
                 tmp_path,
@@ -68,8 +56,6 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service
                 yield running, cluster
             finally:
                 running.stop()
-    finally:
-        cluster.remove()
 
 
 def _assert_every_epoch_once(client: httpx.Client, job: dict[str, Any], services: Services) -> None:

@@ -8,16 +8,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from core.settings import Settings
 from store import jobs as job_store
 from store.counters import read_counters
-from store.db import make_engine
 from store.diagnoses import get_diagnosis
-from store.migrate import upgrade_database
 from store.models import Job, utcnow
 from store.principals import get_or_create_principal
+from tests.stack import migrated_session
 from trainwell.diagnosis import DiagnosisStatus
 from trainwell.job import JobStatus
 from trainwell.spec import JobSpec
@@ -30,14 +29,7 @@ LONG_QUEUED = timedelta(seconds=600)  # longer than requeue_after_seconds
 
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[Session]:
-    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
-    upgrade_database(url)
-    engine = make_engine(url)
-    try:
-        with sessionmaker(engine, expire_on_commit=False)() as session:
-            yield session
-    finally:
-        engine.dispose()
+    yield from migrated_session(f"sqlite:///{tmp_path / 'store.sqlite'}")
 
 
 def _job(session: Session, *, status: JobStatus, age: timedelta, attempt: int = 1) -> str:

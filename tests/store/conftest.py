@@ -6,27 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from store.db import make_engine
-from store.migrate import upgrade_database
-from tests.stack import postgres_database
+from tests.stack import migrated_session, postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
     if request.param == "sqlite":
-        yield from _migrated(f"sqlite:///{tmp_path / 'store.sqlite'}")
+        yield from migrated_session(f"sqlite:///{tmp_path / 'store.sqlite'}")
     else:
         with postgres_database() as url:
-            yield from _migrated(url)
-
-
-def _migrated(url: str) -> Iterator[Session]:
-    upgrade_database(url)
-    engine = make_engine(url)
-    try:
-        with sessionmaker(engine, expire_on_commit=False)() as session:
-            yield session
-    finally:
-        engine.dispose()
+            yield from migrated_session(url)
