@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
+import time
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
 from celery import Celery
 from kombu import Queue
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from core.settings import Settings, get_settings
 from core.task_messages import RedisTaskSender
@@ -82,13 +85,48 @@ def producer() -> Celery:
     return app
 
 
+# Tries at declaring the queues: each lost race leaves the row the next try finds.
+DECLARE_ATTEMPTS = 5
+
+
+def declare_queues(app: Celery) -> None:
+    """Create the SQLAlchemy transport's tables and the declared queues' rows, tolerating other processes
+    doing the same at once.
+
+    The transport creates a queue's row on its first use, guarded by a lock within one process only
+    (kombu.transport.sqlalchemy Channel._get_or_create): when two processes use a queue for the first
+    time together (the API's two processes, the API and the worker) one insert fails with IntegrityError,
+    and the first create_all of its tables can fail the same way. Failing there, a submission was
+    answered 500. Declared up front, a race is lost once, here, and the next try finds the rows.
+    """
+    for attempt in range(DECLARE_ATTEMPTS):
+        try:
+            with app.connection_for_write() as connection:  # a fresh connection: a failed session is gone with it
+                channel = connection.default_channel
+                for name in QUEUES:
+                    channel.queue_declare(name)
+            return
+        except (IntegrityError, OperationalError):
+            if attempt == DECLARE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
 class CelerySender:
-    """Sends through `Celery.send_task`: any broker (the embedded SQLAlchemy transport)."""
+    """Sends through `Celery.send_task`: any broker (the embedded SQLAlchemy transport), the queues'
+    rows declared before the first send (declare_queues)."""
 
     def __init__(self, app: Celery) -> None:
         self.app = app
+        self._declared = False
+        self._declaring = threading.Lock()
 
     def send(self, *, name: str, args: list[Any], queue: str, task_id: str | None = None) -> None:
+        if not self._declared:
+            with self._declaring:
+                if not self._declared:
+                    declare_queues(self.app)
+                    self._declared = True
         self.app.send_task(name, args=args, queue=queue, task_id=task_id)
 
     async def send_async(self, *, name: str, args: list[Any], queue: str, task_id: str | None = None) -> None:

@@ -72,7 +72,7 @@ def pool_sizes(settings: Settings, *, serves_api: bool) -> tuple[int, int]:
     return settings.api_database_connections - submissions, submissions
 
 
-def _engine_options(url: str, pool_size: int) -> dict[str, Any]:
+def _engine_options(url: str, pool_size: int, *, serves_api: bool) -> dict[str, Any]:
     # hide_parameters: a logged error shows the SQL but not its bound values (specs, key prefixes, hashes).
     # No pool_pre_ping: it adds a round trip to every checkout, a sizeable share of a submission (bench/service.py).
     # A connection the database dropped fails its first statement instead; SQLAlchemy then invalidates
@@ -86,14 +86,25 @@ def _engine_options(url: str, pool_size: int) -> dict[str, Any]:
     else:
         # max_overflow=0: the pool is the cap (module docstring); a checkout past it waits
         options.update(pool_size=pool_size, max_overflow=0, pool_timeout=get_settings().database_pool_timeout_seconds)
-        # a dead database must surface as an error quickly, never as a hang
-        options["connect_args"] = {"connect_timeout": 3}
+        # a dead database must surface as an error quickly, never as a hang; pg_stat_activity names the
+        # process each connection serves
+        role = "api" if serves_api else "worker"
+        connect_args: dict[str, Any] = {"connect_timeout": 3, "application_name": f"trainwell {role} pid={os.getpid()}"}
+        if not serves_api:
+            # A worker's transactions are a few statements each. One left open by a process that stopped
+            # between them (frozen, paused, stuck in a GC or swap) holds its job's row lock, and the
+            # reaper's update of that row would wait for it as long as the process stays stopped: the
+            # server ends such a session after a lease, when the job counts as lost anyway, and the
+            # process's next write finds its attempt superseded.
+            timeout_ms = max(1000, int(get_settings().lease_seconds * 1000))
+            connect_args["options"] = f"-c idle_in_transaction_session_timeout={timeout_ms}"
+        options["connect_args"] = connect_args
     return options
 
 
 def make_engine(url: str) -> Engine:
     sync_pool, _ = pool_sizes(get_settings(), serves_api=_serves_api)
-    engine = create_engine(url, **_engine_options(url, sync_pool))
+    engine = create_engine(url, **_engine_options(url, sync_pool, serves_api=_serves_api))
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -104,7 +115,7 @@ def make_async_engine(url: str) -> AsyncEngine:
     SQLite goes through aiosqlite."""
     async_url = url.replace("sqlite://", "sqlite+aiosqlite://", 1) if url.startswith("sqlite://") else url
     _, async_pool = pool_sizes(get_settings(), serves_api=_serves_api)
-    engine = create_async_engine(async_url, **_engine_options(url, async_pool))
+    engine = create_async_engine(async_url, **_engine_options(url, async_pool, serves_api=_serves_api))
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

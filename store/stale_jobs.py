@@ -39,12 +39,17 @@ class WaitingJob:
 
 
 def stale_jobs(*, session: Session, heartbeat_before: datetime) -> list[StaleJob]:
-    """Running and cancelling jobs whose last heartbeat is older than `heartbeat_before`."""
+    """Running and cancelling jobs whose last heartbeat is older than `heartbeat_before`, locked for the
+    caller's updates.
+
+    A row another transaction holds is left for a later round: its holder is writing the job now (or
+    stopped mid-transaction, which the server ends after a lease: store/db.py), and waiting for it
+    would stall every other decision of the round."""
     active = (JobStatus.running.value, JobStatus.cancelling.value)
     rows = session.execute(
-        select(Job.id, Job.status, Job.attempt, Job.queue, Job.heartbeat_at).where(
-            Job.status.in_(active), Job.heartbeat_at < heartbeat_before
-        )
+        select(Job.id, Job.status, Job.attempt, Job.queue, Job.heartbeat_at)
+        .where(Job.status.in_(active), Job.heartbeat_at < heartbeat_before)
+        .with_for_update(skip_locked=True)
     )
     return [
         StaleJob(id, JobStatus(status), attempt, queue, heartbeat) for id, status, attempt, queue, heartbeat in rows

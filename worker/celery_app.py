@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_ready, worker_shutdown
 from kombu.transport import sqlalchemy as sqlalchemy_transport
 
-from core.broker import celery_config
+from core.broker import celery_config, declare_queues
 from core.settings import get_settings
 
 if TYPE_CHECKING:
@@ -31,6 +31,14 @@ app.conf.update(celery_config(get_settings()))
 
 
 _presence: list[Presence] = []
+
+
+@worker_init.connect
+def _on_worker_init(**_: Any) -> None:
+    # before the consumer declares its queues: the embedded transport's first use of a queue races the
+    # API's (core.broker.declare_queues)
+    if get_settings().broker_url.startswith("sqla+"):
+        declare_queues(app)
 
 
 @worker_ready.connect

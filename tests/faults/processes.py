@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import random
+import signal
 import time
 from pathlib import Path
 
 import torch
+from sqlalchemy import create_engine, text
 
 
 def _stat(pid: int) -> tuple[int, int] | None:
@@ -50,3 +54,34 @@ def checkpointed_epoch(directory: Path) -> int:
         return int(torch.load(files[-1], weights_only=True)["epoch"])
     except (OSError, RuntimeError, EOFError):  # replaced while read
         return 0
+
+
+def stopped(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "T"
+
+
+def pause_mid_transaction(pid: int, database_url: str, timeout: float = 60.0) -> None:
+    """SIGSTOP the process at a moment its open transaction has updated its job's row (so holds the row's
+    lock): stop it, look at its connections' locks (store/db.py names them by pid in pg_stat_activity),
+    let it go on and try again a moment later until one stop lands inside such a transaction."""
+    engine = create_engine(database_url)
+    writing = text(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE a.application_name = :name AND l.relation = 'jobs'::regclass AND l.mode = 'RowExclusiveLock'"
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        with engine.connect() as connection:
+            while True:
+                assert alive(pid), f"process {pid} ended before it was paused"
+                os.kill(pid, signal.SIGSTOP)
+                while not stopped(pid) and alive(pid):
+                    time.sleep(0.001)
+                if connection.execute(writing, {"name": f"trainwell worker pid={pid}"}).scalar_one():
+                    return
+                os.kill(pid, signal.SIGCONT)
+                assert time.monotonic() < deadline, f"process {pid} was never stopped inside a transaction"
+                time.sleep(random.uniform(0.0, 0.01))
+    finally:
+        engine.dispose()

@@ -1,7 +1,9 @@
 """A superseded attempt stops and writes nothing: two workers, the job's process paused (SIGSTOP) past its
 lease, so the reaper requeues the job and the other worker claims attempt 2; when the paused process
 resumes (SIGCONT), its heartbeat is refused, it stops at once without a final status or a diagnosis,
-and the job's metrics and diagnosis are an uninterrupted run's."""
+and the job's metrics and diagnosis are an uninterrupted run's. Paused inside a transaction that holds
+its job's row lock, it is superseded all the same (the reaper waited on that lock for as long as the
+process stayed paused: attempt 2 never started)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.faults.processes import alive, job_process
+from tests.faults.processes import alive, job_process, pause_mid_transaction
 from tests.faults.series import assert_same_run, series_of
 from tests.stack import (
     Services,
@@ -56,12 +58,16 @@ def _diagnosis(client: httpx.Client, job_id: str) -> dict[str, Any]:
     }
 
 
-def test_a_paused_attempt_that_wakes_up_after_its_lease_writes_nothing(services: Services) -> None:
+@pytest.mark.parametrize("moment", ["at any moment", "inside a transaction"])
+def test_a_paused_attempt_that_wakes_up_after_its_lease_writes_nothing(services: Services, moment: str) -> None:
     with services.client(new_key(services.database_url, "fencing")) as client:
         job = client.post("/v1/jobs", json=SPEC).json()
         wait_for(client, job["id"], lambda j: j["progress"]["epoch"] >= 3, timeout=120)
         _, pid = job_process([worker.pid for worker in services.workers])
-        os.kill(pid, signal.SIGSTOP)
+        if moment == "inside a transaction":
+            pause_mid_transaction(pid, services.database_url)
+        else:
+            os.kill(pid, signal.SIGSTOP)
         paused = time.monotonic()
         try:
             # the other worker claims the requeued job: attempt 2
