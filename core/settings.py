@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     max_model_parameters: int = Field(50_000_000, ge=1)
     max_active_jobs: int = Field(100, ge=1, description="queued + running jobs per principal")
     submissions_per_minute: int = Field(120, ge=1)
+    # A sweep's cells × seeds; its trials are released max_parallel at a time within max_active_jobs.
+    max_sweep_trials: int = Field(500, ge=1, description="trials (cells × seeds) per sweep")
     # Set by `make run`'s supervisor for its worker: the worker touches this file once it
     # consumes, so "serving" is printed only when jobs can actually train.
     worker_ready_file: Path | None = None

@@ -23,7 +23,7 @@ from trainwell.spec import JobSpec
 
 # The columns a new job's row sets; the rest keep their defaults or NULL until the job runs.
 NEW_JOB_COLUMNS = [
-    *("id", "principal_id", "name", "status", "spec", "queue", "origin", "parent_id", "idempotency_key"),
+    *("id", "principal_id", "name", "status", "spec", "queue", "origin", "parent_id", "sweep_id", "idempotency_key"),
     *("created_at", "enqueued_at", "attempt", "epoch", "epochs", "fold", "folds"),
 ]
 
@@ -36,6 +36,7 @@ def new_job(
     idempotency_key: str | None = None,
     origin: JobOrigin = JobOrigin.user,
     parent_id: str | None = None,
+    sweep_id: str | None = None,
     spec_json: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The row of a new queued job (NEW_JOB_COLUMNS); `spec_json` is the spec already dumped, if at hand."""
@@ -50,6 +51,7 @@ def new_job(
         queue=queue,
         origin=origin.value,
         parent_id=parent_id,
+        sweep_id=sweep_id,
         idempotency_key=idempotency_key,
         created_at=now,
         enqueued_at=now,
@@ -124,6 +126,7 @@ def list_jobs(
     limit: int,
     status: JobStatus | None = None,
     parent_id: str | None = None,
+    sweep_id: str | None = None,
     cursor: Cursor | None = None,
 ) -> tuple[list[Job], Cursor | None]:
     """One page of jobs, newest first, and the cursor of the next page (None on the last)."""
@@ -134,6 +137,8 @@ def list_jobs(
         query = query.where(Job.status == status.value)
     if parent_id is not None:
         query = query.where(Job.parent_id == parent_id)
+    if sweep_id is not None:
+        query = query.where(Job.sweep_id == sweep_id)
     if cursor is not None:
         query = query.where(
             or_(Job.created_at < cursor.created_at, and_(Job.created_at == cursor.created_at, Job.id < cursor.id))

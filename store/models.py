@@ -82,6 +82,7 @@ class Job(Base):
         Index("ix_jobs_principal_status", "principal_id", "status"),  # the active-jobs quota
         Index("ix_jobs_status_heartbeat", "status", "heartbeat_at"),
         Index("ix_jobs_status_enqueued", "status", "enqueued_at"),
+        Index("ix_jobs_sweep_status", "sweep_id", "status"),  # a sweep's trials: its counts and its releases
         UniqueConstraint("principal_id", "idempotency_key", name="uq_jobs_idempotency"),
     )
 
@@ -93,6 +94,8 @@ class Job(Base):
     queue: Mapped[str] = mapped_column(String(32))
     origin: Mapped[str] = mapped_column(String(16), default=JobOrigin.user.value)
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), index=True)
+    # the sweep whose trial this job is (origin "sweep"); the sweep's listing and counts read it
+    sweep_id: Mapped[str | None] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     enqueued_at: Mapped[datetime | None]  # last time a message was sent for it
@@ -109,6 +112,47 @@ class Job(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     error_traceback: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[dict[str, Any] | None]
+
+
+class Sweep(Base):
+    """A grid over spec fields × seeds (trainwell.sweep). Its trials wait in sweep_trials and become jobs
+    as they are released; `result` holds the comparison once the sweep has ended (it no longer changes)."""
+
+    __tablename__ = "sweeps"
+    __table_args__ = (
+        Index("ix_sweeps_principal_created", "principal_id", "created_at", "id"),
+        Index("ix_sweeps_status", "status"),  # the reaper's running sweeps
+        UniqueConstraint("principal_id", "idempotency_key", name="uq_sweeps_idempotency"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"))
+    name: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    request: Mapped[dict[str, Any]]  # the SweepRequest as sent: what an Idempotency-Key replay must match
+    base: Mapped[dict[str, Any]]  # the base spec, validated
+    grid: Mapped[dict[str, Any]]
+    seeds: Mapped[list[int]] = mapped_column(JSON)
+    max_parallel: Mapped[int] = mapped_column(Integer)
+    trials: Mapped[int] = mapped_column(Integer)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_at: Mapped[datetime | None]  # the last release: its update serializes concurrent releases
+    finished_at: Mapped[datetime | None]
+    result: Mapped[dict[str, Any] | None]
+
+
+class SweepTrial(Base):
+    """One trial of a sweep: a cell and a seed, its spec, and its job once released."""
+
+    __tablename__ = "sweep_trials"
+
+    sweep_id: Mapped[str] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)  # release order: cell by cell, seed by seed
+    cell: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    spec: Mapped[dict[str, Any]]
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
 
 
 class Metric(Base):

@@ -58,6 +58,7 @@ from store.stale_jobs import end_stale_job, mark_resent, requeue_stale_job, stal
 from trainer.diagnose import not_applicable
 from trainwell.job import FailureReason, JobStatus
 from worker.probes import settle_all
+from worker.sweeps import advance_all
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,7 @@ def reap_once(settings: Settings) -> None:
     for job_id in report.cancelled:
         log.warning("job %s: worker lost while cancelling; cancelled", job_id)
     settle_all()  # verdicts whose probes ended without a worker to settle them (cancelled, lost)
+    advance_all()  # sweeps whose trials ended without a worker to release the next (cancelled, lost)
 
 
 def start_reaper(settings: Settings) -> threading.Thread:

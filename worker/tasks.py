@@ -44,6 +44,7 @@ from worker.logs import job_context
 from worker.probes import settle_probes
 from worker.reporter import JobReporter, MetricsUnwritten, Superseded
 from worker.retry import with_database_retry
+from worker.sweeps import advance as advance_sweep
 
 log = logging.getLogger(__name__)
 get_engine()  # loads the database driver and dialect here, once (see the module docstring)
@@ -116,6 +117,7 @@ def run_job(job_id: str, *, worker: str) -> None:
         spec = JobSpec.model_validate(job.spec)
         attempt = job.attempt
         probe_of = job.parent_id if job.origin == JobOrigin.probe.value else None
+        sweep_id = job.sweep_id
     with job_context(job_id, attempt):
         log.info("training")
         reporter = JobReporter(job_id, attempt=attempt, heartbeat_seconds=settings.heartbeat_seconds)
@@ -126,6 +128,8 @@ def run_job(job_id: str, *, worker: str) -> None:
             log.warning("superseded: stopped without a final status")
             return
         log.info("done: %s", final.value)
+        if sweep_id is not None:  # its slot is free: the sweep's next trial can start on another worker now
+            advance_sweep(sweep_id)
         if probe_of is not None:  # the original's verdict may have waited for this probe alone
             with_database_retry(lambda: settle_probes(probe_of), what=f"probe verdict of job {probe_of}")
         if not outcome.diagnosable:
@@ -145,6 +149,8 @@ def run_job(job_id: str, *, worker: str) -> None:
             error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
             # unless the diagnosis got as far as storing itself (its probe jobs created, say)
             store_diagnosis(job_id, attempt, not_applicable(f"the diagnosis failed ({error})"), keep_stored=True)
+        if sweep_id is not None:  # a sweep ends once its last trial is diagnosed: its table reads the diagnoses
+            advance_sweep(sweep_id)
 
 
 def _train(job_id: str, attempt: int, spec: JobSpec, reporter: JobReporter) -> tuple[JobOutcome, FitResult | None]:

@@ -82,6 +82,7 @@ def read_jobs(
     caller: CallerDep,
     status: JobStatus | None = None,
     parent_id: Annotated[str | None, Query(description="only the probe and remedy jobs of this job")] = None,
+    sweep_id: Annotated[str | None, Query(description="only the trials of this sweep")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(description="the previous page's `next_cursor`")] = None,
 ) -> JobPage:
@@ -91,7 +92,13 @@ def read_jobs(
     except ValueError:
         raise ApiError(400, "invalid_cursor", "cursor is not one this API returned") from None
     return jobs.read_jobs(
-        session=session, caller=caller, limit=limit, status=status, parent_id=parent_id, cursor=position
+        session=session,
+        caller=caller,
+        limit=limit,
+        status=status,
+        parent_id=parent_id,
+        sweep_id=sweep_id,
+        cursor=position,
     )
 
 

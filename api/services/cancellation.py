@@ -6,6 +6,8 @@ from sqlalchemy.orm import Session
 
 from api.services.errors import Conflict
 from api.services.jobs import job_public
+from api.services.sweeps import release
+from core.settings import get_settings
 from store import jobs as job_store
 from store import models
 from store.diagnoses import save_diagnosis
@@ -27,4 +29,6 @@ def cancel_job(*, session: Session, job: models.Job) -> Job:
     if job.status == JobStatus.cancelled.value:  # it was queued: cancelled at once, in this transaction
         save_diagnosis(session=session, job_id=job.id, diagnosis=NEVER_STARTED)
     session.commit()
+    if job.sweep_id is not None and job.status == JobStatus.cancelled.value:  # its slot freed now
+        release(session=session, sweep_id=job.sweep_id, settings=get_settings())
     return job_public(session=session, job=job)

@@ -32,6 +32,7 @@ def job_resource(job: models.Job, verdict: str | None, spec: JobSpec | None = No
         summary=job.summary,
         parent_id=job.parent_id,
         origin=JobOrigin(job.origin),
+        sweep_id=job.sweep_id,
         verdict=Verdict(verdict) if verdict else None,
     )
 
@@ -53,11 +54,18 @@ def read_jobs(
     limit: int,
     status: JobStatus | None = None,
     parent_id: str | None = None,
+    sweep_id: str | None = None,
     cursor: job_store.Cursor | None = None,
 ) -> JobPage:
     """One page of the caller's jobs, newest first, with the cursor of the next page."""
     jobs, next_position = job_store.list_jobs(
-        session=session, principal_id=caller.scope, limit=limit, status=status, parent_id=parent_id, cursor=cursor
+        session=session,
+        principal_id=caller.scope,
+        limit=limit,
+        status=status,
+        parent_id=parent_id,
+        sweep_id=sweep_id,
+        cursor=cursor,
     )
     return JobPage(
         data=jobs_public(session=session, jobs=jobs), next_cursor=next_position.encode() if next_position else None

@@ -83,7 +83,7 @@ async def submit_job(
             return existing  # a replay is not a new submission: no limit or quota applies
     exceeded = settings.limits.exceeded(spec, shape)
     if exceeded is not None:
-        raise _past_limit(exceeded, settings.limits)
+        raise past_limit(exceeded, settings.limits)
     if spec.device == "cuda":  # the rare device whose queue may have no consumer
         await run_sync(partial(require_gpu_worker, session=session, settings=settings, spec=spec))
     row = job_store.new_job(
@@ -121,7 +121,7 @@ async def submit_job(
     return Submission(job_resource(models.Job(**row), None, spec))
 
 
-def _past_limit(exceeded: LimitExceeded, limits: ServiceLimits) -> InvalidField:
+def past_limit(exceeded: LimitExceeded, limits: ServiceLimits) -> InvalidField:
     """The 422 for a spec past a limit; its details entry gives the bound, or the parameter count."""
     if exceeded.parameters is not None:
         return InvalidField(

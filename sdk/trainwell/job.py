@@ -75,6 +75,7 @@ class Job(BaseModel):
     summary: dict[str, Any] | None
     parent_id: str | None
     origin: JobOrigin
+    sweep_id: str | None = None  # the sweep whose trial this job is (origin "sweep")
     # the stored diagnosis's verdict (provisional while its probe jobs run); None until diagnosed
     verdict: Verdict | None = None
 

@@ -1,0 +1,79 @@
+"""/v1/sweeps: create, read (the comparison), list, cancel. A sweep's trials are jobs: /v1/jobs?sweep_id=."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Body, Depends, Query, Response, status
+
+from api.deps import CallerDep, SessionDep, SettingsDep, refuse_nul_parameters
+from api.errors import AUTHENTICATED, ApiError, error_responses
+from api.idempotency import REPLAYED, IdempotencyKey
+from api.routes.jobs import require_json
+from api.services import sweeps
+from store.jobs import Cursor
+from trainwell.sweep import Sweep, SweepPage, SweepRequest
+
+SWEEP_EXAMPLES: dict[str, Any] = {
+    "optimizers × batch sizes": {
+        "summary": "optimizers × batch sizes on digits, three seeds",
+        "value": cast(dict[str, Any], SweepRequest.model_config.get("json_schema_extra"))["examples"][0],
+    }
+}
+
+router = APIRouter(
+    prefix="/v1/sweeps", tags=["sweeps"], responses=AUTHENTICATED, dependencies=[Depends(refuse_nul_parameters)]
+)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Sweep,
+    dependencies=[Depends(require_json)],
+    responses={201: REPLAYED, **error_responses(409, 413, 415)},
+)
+def create_sweep(
+    request: Annotated[SweepRequest, Body(openapi_examples=SWEEP_EXAMPLES)],
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> Sweep:
+    """Run a grid over spec fields × seeds: every cell's spec is checked first (a refused cell is a 422
+    naming it, and nothing is stored), then the first `max_parallel` trials are queued."""
+    created = sweeps.create_sweep(
+        session=session, caller=caller, settings=settings, request=request, idempotency_key=idempotency_key
+    )
+    if created.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return created.sweep
+
+
+@router.get("", response_model=SweepPage, responses=error_responses(400))
+def read_sweeps(
+    session: SessionDep,
+    caller: CallerDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(description="the previous page's `next_cursor`")] = None,
+) -> SweepPage:
+    """Your sweeps, newest first (without their tables: GET one for its comparison)."""
+    try:
+        position = Cursor.decode(cursor) if cursor else None
+    except ValueError:
+        raise ApiError(400, "invalid_cursor", "cursor is not one this API returned") from None
+    return sweeps.read_sweeps(session=session, caller=caller, limit=limit, cursor=position)
+
+
+@router.get("/{sweep_id}", response_model=Sweep, responses=error_responses(404))
+def read_sweep(sweep_id: str, session: SessionDep, caller: CallerDep) -> Sweep:
+    """The sweep with its comparison: a row per cell (mean ± std over its seeds), the best cell against
+    the runner-up (Welch's t-test), and the comparative findings."""
+    return sweeps.read_sweep(session=session, caller=caller, sweep_id=sweep_id)
+
+
+@router.post("/{sweep_id}/cancel", response_model=Sweep, responses=error_responses(404, 409))
+def cancel_sweep(sweep_id: str, session: SessionDep, caller: CallerDep) -> Sweep:
+    """Cancel every unfinished trial; nothing more is released."""
+    return sweeps.cancel_sweep(session=session, caller=caller, sweep_id=sweep_id)

@@ -1,0 +1,283 @@
+"""Sweeps: create one (every trial's spec validated first), read its comparison, list, cancel.
+
+A sweep's trials wait in the database and become ordinary jobs as they are released (store/sweeps.py):
+at creation the first `max_parallel`, then one each time a trial ends — by the worker that ends it, by
+the reaper every round (so a crash never strands a sweep) and by a trial's cancel. max_parallel is what
+keeps a big sweep from starving everyone else: the queue never holds more than that many of its trials.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.services.datasets import uploaded_shape
+from api.services.errors import Conflict, InvalidField, NotFound
+from api.services.storable import refuse_nul
+from api.services.submission import past_limit
+from api.services.sweep_comparison import compare
+from api.services.workers import require_gpu_worker
+from core.broker import enqueue_training
+from core.settings import Settings
+from store import jobs as job_store
+from store import models
+from store import sweeps as sweep_store
+from store.diagnoses import save_diagnosis
+from store.jobs import Cursor
+from store.metrics import read_series
+from store.models import JobDiagnosis, utcnow
+from store.principals import Caller
+from trainwell.diagnosis import Diagnosis, DiagnosisStatus
+from trainwell.job import JobStatus
+from trainwell.model_size import DATASET_SHAPES
+from trainwell.spec import JobSpec
+from trainwell.sweep import Comparison, Sweep, SweepCounts, SweepFinding, SweepPage, SweepRequest, SweepStatus
+from trainwell.sweep_grid import GridError, Trial, expand
+
+CANCELLED_WAITING = Diagnosis(
+    status=DiagnosisStatus.not_applicable, summary="No verdict: the sweep was cancelled before the trial started."
+)
+# the curves the comparative findings read, per succeeded trial, once the sweep has ended
+CURVE_METRICS = ("train_loss", "val_loss", "val_accuracy")
+
+
+@dataclass(frozen=True)
+class Created:
+    sweep: Sweep
+    replayed: bool = False
+
+
+def create_sweep(
+    *, session: Session, caller: Caller, settings: Settings, request: SweepRequest, idempotency_key: str | None
+) -> Created:
+    """Validate every trial, store the sweep and release its first trials; a replayed key answers the sweep
+    it created. Nothing is stored when any cell is refused (InvalidField naming it)."""
+    request_json = request.model_dump(mode="json", exclude_unset=True)
+    refuse_nul(request_json)
+    if idempotency_key is not None:
+        existing = _replay(session, caller, idempotency_key, request_json)
+        if existing is not None:
+            return Created(existing, replayed=True)
+    trials = _expand(request, settings)
+    _check_limits(session, caller, settings, trials)
+    if request.max_parallel > settings.max_active_jobs:
+        raise InvalidField(
+            "max_parallel",
+            f"at most your active-jobs limit, {settings.max_active_jobs}",
+            "invalid_request",
+            detail=f"at most {settings.max_active_jobs}",
+        )
+    sweep_id, now = str(uuid.uuid4()), utcnow()
+    row = {
+        "id": sweep_id,
+        "principal_id": caller.principal_id,
+        "name": request.name,
+        "status": SweepStatus.running.value,
+        "request": request_json,
+        "base": request.base.model_dump(mode="json"),
+        "grid": request.grid,
+        "seeds": request.seeds,
+        "max_parallel": request.max_parallel,
+        "trials": len(trials),
+        "idempotency_key": idempotency_key,
+        "created_at": now,
+    }
+    trial_rows = [
+        {"position": position, "cell": trial.cell.index, "seed": trial.seed, "spec": trial.spec.model_dump(mode="json")}
+        for position, trial in enumerate(trials)
+    ]
+    try:
+        sweep_store.create_sweep(session=session, sweep=row, trials=trial_rows)
+        released = sweep_store.release_trials(
+            session=session, sweep_id=sweep_id, max_active_jobs=settings.max_active_jobs, now=now
+        )
+        session.commit()
+    except IntegrityError:  # a concurrent request with the same key stored its sweep first
+        session.rollback()
+        if idempotency_key is None:
+            raise
+        existing = _replay(session, caller, idempotency_key, request_json)
+        if existing is None:
+            raise
+        return Created(existing, replayed=True)
+    try:
+        for trial in released:
+            enqueue_training(trial.job_id, trial.queue)
+    except Exception:
+        sweep_store.delete_sweep(session=session, sweep_id=sweep_id)  # a failed create stores nothing
+        session.commit()
+        raise
+    stored = sweep_store.get_sweep(session=session, sweep_id=sweep_id, principal_id=None)
+    assert stored is not None
+    return Created(sweep_resource(session=session, sweep=stored, detail=False))
+
+
+def _replay(session: Session, caller: Caller, key: str, request_json: dict[str, Any]) -> Sweep | None:
+    existing = sweep_store.get_sweep_by_idempotency_key(session=session, principal_id=caller.principal_id, key=key)
+    if existing is None:
+        return None
+    if existing.request != request_json:
+        raise Conflict("idempotency_conflict", "Idempotency-Key was already used with a different sweep")
+    return sweep_resource(session=session, sweep=existing, detail=False)
+
+
+def _expand(request: SweepRequest, settings: Settings) -> list[Trial]:
+    try:
+        return expand(request, max_trials=settings.max_sweep_trials)
+    except GridError as exc:
+        facts: dict[str, Any] = {}
+        if exc.cell is not None:
+            facts["cell"] = exc.cell
+        if exc.allowed is not None:
+            facts["allowed"] = exc.allowed
+        raise InvalidField(exc.field, exc.message, "invalid_sweep", **facts) from None
+
+
+def _check_limits(session: Session, caller: Caller, settings: Settings, trials: Sequence[Trial]) -> None:
+    """Each distinct cell against the deployment's limits, as a submission would be checked."""
+    for trial in {trial.cell.index: trial for trial in trials}.values():
+        spec = trial.spec
+        shape = DATASET_SHAPES.get(spec.dataset.name) or uploaded_shape(session=session, caller=caller, spec=spec)
+        if shape is None:
+            raise InvalidField("base.dataset.name", f"{spec.dataset.name!r} is neither built in nor uploaded")
+        exceeded = settings.limits.exceeded(spec, shape)
+        if exceeded is not None:
+            refused = past_limit(exceeded, settings.limits)
+            raise InvalidField(
+                refused.field, f"cell {trial.cell.index}: {refused.message}", refused.code, cell=trial.cell.index
+            )
+        if spec.device == "cuda":
+            require_gpu_worker(session=session, settings=settings, spec=spec)
+
+
+def own_sweep(*, session: Session, caller: Caller, sweep_id: str) -> models.Sweep:
+    sweep = sweep_store.get_sweep(session=session, sweep_id=sweep_id, principal_id=caller.scope)
+    if sweep is None:
+        raise NotFound("sweep", sweep_id)
+    return sweep
+
+
+def read_sweep(*, session: Session, caller: Caller, sweep_id: str) -> Sweep:
+    return sweep_resource(session=session, sweep=own_sweep(session=session, caller=caller, sweep_id=sweep_id))
+
+
+def read_sweeps(*, session: Session, caller: Caller, limit: int, cursor: Cursor | None) -> SweepPage:
+    sweeps, next_position = sweep_store.list_sweeps(
+        session=session, principal_id=caller.scope, limit=limit, cursor=cursor
+    )
+    counts = sweep_store.status_counts(session=session, sweep_ids=[sweep.id for sweep in sweeps])
+    return SweepPage(
+        data=[_resource(sweep, counts[sweep.id]) for sweep in sweeps],
+        next_cursor=next_position.encode() if next_position else None,
+    )
+
+
+def cancel_sweep(*, session: Session, caller: Caller, sweep_id: str) -> Sweep:
+    """Release nothing more and cancel every unfinished trial; a sweep already ended is a Conflict."""
+    sweep = own_sweep(session=session, caller=caller, sweep_id=sweep_id)
+    if not sweep_store.cancel_sweep(session=session, sweep_id=sweep.id, now=utcnow()):
+        raise Conflict("sweep_finished", f"sweep {sweep.id!r} already {sweep.status}")
+    for job in sweep_store.unfinished_jobs(session=session, sweep_id=sweep.id):
+        job_store.request_cancel(session=session, job=job)
+        if job.status == JobStatus.cancelled.value:  # queued: it never starts, and is never diagnosed
+            save_diagnosis(session=session, job_id=job.id, diagnosis=CANCELLED_WAITING)
+    session.commit()
+    session.refresh(sweep)
+    return sweep_resource(session=session, sweep=sweep)
+
+
+def release(*, session: Session, sweep_id: str, settings: Settings) -> None:
+    """Release what the sweep has room for and end it when nothing is left; send after the commit."""
+    released = sweep_store.advance(
+        session=session, sweep_id=sweep_id, max_active_jobs=settings.max_active_jobs, now=utcnow()
+    )
+    session.commit()
+    for trial in released:
+        enqueue_training(trial.job_id, trial.queue)
+
+
+def sweep_resource(*, session: Session, sweep: models.Sweep, detail: bool = True) -> Sweep:
+    """The Sweep resource; with `detail`, its table, best cell and findings — kept on the row once the
+    sweep has ended, computed from the trials' summaries and diagnoses while it runs."""
+    counts = sweep_store.status_counts(session=session, sweep_ids=[sweep.id])[sweep.id]
+    resource = _resource(sweep, counts)
+    if not detail:
+        return resource
+    result = sweep.result
+    if result is None:
+        result = _comparison(session, sweep)
+        if SweepStatus(sweep.status).is_final:
+            sweep_store.store_result(session=session, sweep_id=sweep.id, result=result)
+            session.commit()
+    return resource.model_copy(
+        update={
+            "table": result["table"],
+            "best": Comparison.model_validate(result["best"]) if result["best"] else None,
+            "findings": [SweepFinding.model_validate(finding) for finding in result["findings"]],
+        }
+    )
+
+
+def _resource(sweep: models.Sweep, counts: dict[str, int]) -> Sweep:
+    tally = SweepCounts(**{status: counts.get(status, 0) for status in SweepCounts.model_fields})
+    if sweep.status == SweepStatus.cancelled.value:  # what never left the database never will
+        tally = tally.model_copy(update={"waiting": 0, "cancelled": tally.cancelled + tally.waiting})
+    return Sweep(
+        id=sweep.id,
+        name=sweep.name,
+        status=SweepStatus(sweep.status),
+        base=JobSpec.model_validate(sweep.base),
+        grid=sweep.grid,
+        seeds=sweep.seeds,
+        max_parallel=sweep.max_parallel,
+        created_at=sweep.created_at,
+        finished_at=sweep.finished_at,
+        trials=sweep.trials,
+        counts=tally,
+    )
+
+
+def _comparison(session: Session, sweep: models.Sweep) -> dict[str, Any]:
+    trials = sweep_store.trial_rows(session=session, sweep_id=sweep.id)
+    job_ids = [trial.job_id for trial in trials if trial.job_id is not None]
+    verdicts, sharpness = _diagnosed(session, job_ids)
+    curves = None
+    if SweepStatus(sweep.status).is_final:  # the curves cost a read per trial: once, when the result is kept
+        succeeded = [t.job_id for t in trials if t.job_id is not None and t.status is JobStatus.succeeded]
+        curves = {job_id: _curves(session, job_id) for job_id in succeeded}
+    compared = compare(grid=sweep.grid, trials=trials, verdicts=verdicts, sharpness=sharpness, curves=curves)
+    return {
+        "table": [row.model_dump(mode="json") for row in compared.table],
+        "best": compared.best.model_dump(mode="json") if compared.best else None,
+        "findings": [finding.model_dump(mode="json") for finding in compared.findings],
+    }
+
+
+def _diagnosed(session: Session, job_ids: list[str]) -> tuple[dict[str, str], dict[str, float]]:
+    """job id → verdict, and job id → λmax, from the trials' stored diagnoses."""
+    verdicts: dict[str, str] = {}
+    sharpness: dict[str, float] = {}
+    if not job_ids:
+        return verdicts, sharpness
+    rows = session.execute(
+        select(JobDiagnosis.job_id, JobDiagnosis.verdict, JobDiagnosis.body).where(JobDiagnosis.job_id.in_(job_ids))
+    )
+    for job_id, verdict, body in rows:
+        if verdict is not None:
+            verdicts[job_id] = verdict
+        lambda_max = ((body or {}).get("curvature") or {}).get("lambda_max")
+        if lambda_max is not None:
+            sharpness[job_id] = float(lambda_max)
+    return verdicts, sharpness
+
+
+def _curves(session: Session, job_id: str) -> dict[str, list[float]]:
+    """The trial's per-epoch values of CURVE_METRICS (fold 0), in epoch order."""
+    series = read_series(session=session, job_id=job_id, names=list(CURVE_METRICS), fold=0, max_points=None)
+    return {one.name: [point.value for point in sorted(one.points, key=lambda p: p.epoch)] for one in series}

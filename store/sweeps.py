@@ -1,0 +1,256 @@
+"""Sweep queries: store a sweep and its trials, release trials as jobs, count, list, end.
+
+A release is a compare-and-set on both sides: the sweep row is updated first (its lock, in PostgreSQL,
+and SQLite's write lock serialize concurrent releases of one sweep, so max_parallel holds exactly), and
+each trial takes its job only while it has none. The worker that ends a trial, the reaper and the API
+all release through `release_trials`; the caller sends the released jobs' messages after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.broker import queue_for
+from store.jobs import Cursor, new_job
+from store.models import Job, JobDiagnosis, Sweep, SweepTrial
+from store.quotas import ACTIVE
+from trainwell.diagnosis import DiagnosisStatus
+from trainwell.job import JobOrigin, JobStatus
+from trainwell.spec import JobSpec
+from trainwell.sweep import SweepStatus
+
+FINAL_DIAGNOSES = [status.value for status in DiagnosisStatus if status.is_final]
+
+
+@dataclass(frozen=True)
+class Released:
+    job_id: str
+    queue: str
+
+
+def create_sweep(*, session: Session, sweep: dict[str, Any], trials: Sequence[dict[str, Any]]) -> None:
+    """Insert the sweep row and its trial rows (position, cell, seed, spec), none released yet."""
+    session.execute(insert(Sweep).values(**sweep))
+    session.execute(insert(SweepTrial), [{"sweep_id": sweep["id"], "job_id": None, **trial} for trial in trials])
+
+
+def get_sweep(*, session: Session, sweep_id: str, principal_id: int | None) -> Sweep | None:
+    query = select(Sweep).where(Sweep.id == sweep_id)
+    if principal_id is not None:
+        query = query.where(Sweep.principal_id == principal_id)
+    return session.scalars(query).one_or_none()
+
+
+def get_sweep_by_idempotency_key(*, session: Session, principal_id: int, key: str) -> Sweep | None:
+    query = select(Sweep).where(Sweep.principal_id == principal_id, Sweep.idempotency_key == key)
+    return session.scalars(query).one_or_none()
+
+
+def delete_sweep(*, session: Session, sweep_id: str) -> None:
+    """Remove a sweep whose first messages could not be sent: its trials and jobs go with it."""
+    session.execute(update(SweepTrial).where(SweepTrial.sweep_id == sweep_id).values(job_id=None))
+    session.execute(delete(Job).where(Job.sweep_id == sweep_id))
+    session.execute(delete(Sweep).where(Sweep.id == sweep_id))
+
+
+def release_trials(*, session: Session, sweep_id: str, max_active_jobs: int, now: datetime) -> list[Released]:
+    """Turn the sweep's next waiting trials into queued jobs: as many as keep the sweep within its
+    max_parallel and its principal within max_active_jobs. Nothing for an ended sweep."""
+    locked = session.execute(
+        update(Sweep)
+        .where(Sweep.id == sweep_id, Sweep.status == SweepStatus.running.value)
+        .values(released_at=now)
+        .returning(Sweep.principal_id, Sweep.max_parallel)
+    ).first()
+    if locked is None:
+        return []
+    principal_id, max_parallel = locked
+    in_flight = session.scalar(
+        select(func.count()).select_from(Job).where(Job.sweep_id == sweep_id, Job.status.in_(ACTIVE))
+    )
+    principal_active = session.scalar(
+        select(func.count()).select_from(
+            select(Job.id)
+            .where(Job.principal_id == principal_id, Job.status.in_(ACTIVE))
+            .limit(max_active_jobs)
+            .subquery()
+        )
+    )
+    room = min(max_parallel - (in_flight or 0), max_active_jobs - (principal_active or 0))
+    if room <= 0:
+        return []
+    waiting = session.execute(
+        select(SweepTrial.position, SweepTrial.spec)
+        .where(SweepTrial.sweep_id == sweep_id, SweepTrial.job_id.is_(None))
+        .order_by(SweepTrial.position)
+        .limit(room)
+    ).all()
+    released = []
+    for position, spec_json in waiting:
+        spec = JobSpec.model_validate(spec_json)
+        row = new_job(
+            principal_id=principal_id,
+            spec=spec,
+            spec_json=spec_json,
+            queue=queue_for(spec.device),
+            origin=JobOrigin.sweep,
+            sweep_id=sweep_id,
+        )
+        session.execute(insert(Job).values(**row))
+        # the sweep row's lock makes this the only release: the trial is still waiting
+        session.execute(
+            update(SweepTrial)
+            .where(SweepTrial.sweep_id == sweep_id, SweepTrial.position == position, SweepTrial.job_id.is_(None))
+            .values(job_id=row["id"])
+        )
+        released.append(Released(row["id"], row["queue"]))
+    return released
+
+
+def advance(*, session: Session, sweep_id: str, max_active_jobs: int, now: datetime) -> list[Released]:
+    """Release what the sweep has room for, and end it when no trial is left to run or running."""
+    released = release_trials(session=session, sweep_id=sweep_id, max_active_jobs=max_active_jobs, now=now)
+    if not released:
+        end_if_done(session=session, sweep_id=sweep_id, now=now)
+    return released
+
+
+def end_if_done(*, session: Session, sweep_id: str, now: datetime) -> bool:
+    """running → succeeded once no trial waits, none of its jobs is active and each has its final diagnosis
+    (the table's verdicts and sharpness come from them); True when it ended now."""
+    waiting = select(SweepTrial.position).where(SweepTrial.sweep_id == sweep_id, SweepTrial.job_id.is_(None))
+    active = select(Job.id).where(Job.sweep_id == sweep_id, Job.status.in_(ACTIVE))
+    diagnosed = select(JobDiagnosis.job_id).where(
+        JobDiagnosis.job_id == Job.id, JobDiagnosis.status.in_(FINAL_DIAGNOSES)
+    )
+    undiagnosed = select(Job.id).where(Job.sweep_id == sweep_id, ~diagnosed.exists())
+    ended = session.execute(
+        update(Sweep)
+        .where(
+            Sweep.id == sweep_id,
+            Sweep.status == SweepStatus.running.value,
+            ~waiting.exists(),
+            ~active.exists(),
+            ~undiagnosed.exists(),
+        )
+        .values(status=SweepStatus.succeeded.value, finished_at=now)
+    )
+    return bool(ended.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def cancel_sweep(*, session: Session, sweep_id: str, now: datetime) -> bool:
+    """running → cancelled: nothing more is released (the caller cancels the unfinished trials' jobs)."""
+    cancelled = session.execute(
+        update(Sweep)
+        .where(Sweep.id == sweep_id, Sweep.status == SweepStatus.running.value)
+        .values(status=SweepStatus.cancelled.value, finished_at=now)
+    )
+    return bool(cancelled.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def running_sweeps(*, session: Session, limit: int) -> list[str]:
+    """The ids of running sweeps, oldest first (the reaper releases and ends them)."""
+    query = select(Sweep.id).where(Sweep.status == SweepStatus.running.value).order_by(Sweep.created_at).limit(limit)
+    return list(session.scalars(query))
+
+
+def sweep_of_job(*, session: Session, job_id: str) -> str | None:
+    return session.scalar(select(Job.sweep_id).where(Job.id == job_id))
+
+
+def status_counts(*, session: Session, sweep_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """sweep id → {job status or "waiting": count}; one query for the jobs, one for the waiting trials."""
+    counts: dict[str, dict[str, int]] = {sweep_id: {} for sweep_id in sweep_ids}
+    if not sweep_ids:
+        return counts
+    jobs = (
+        select(Job.sweep_id, Job.status, func.count())
+        .where(Job.sweep_id.in_(sweep_ids))
+        .group_by(Job.sweep_id, Job.status)
+    )
+    for sweep_id, status, count in session.execute(jobs):
+        if sweep_id is not None:  # the IN above admits none; the column's type does
+            counts[sweep_id][status] = count
+    waiting = (
+        select(SweepTrial.sweep_id, func.count())
+        .where(SweepTrial.sweep_id.in_(sweep_ids), SweepTrial.job_id.is_(None))
+        .group_by(SweepTrial.sweep_id)
+    )
+    for sweep_id, count in session.execute(waiting):
+        counts[sweep_id]["waiting"] = count
+    return counts
+
+
+def unfinished_jobs(*, session: Session, sweep_id: str) -> list[Job]:
+    query = select(Job).where(Job.sweep_id == sweep_id, Job.status.in_(ACTIVE))
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """A trial as the comparison reads it: its cell and seed, and its job's outcome once released."""
+
+    position: int
+    cell: int
+    seed: int
+    job_id: str | None
+    status: JobStatus | None
+    summary: dict[str, Any] | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def trial_rows(*, session: Session, sweep_id: str) -> list[TrialRow]:
+    query = (
+        select(
+            SweepTrial.position,
+            SweepTrial.cell,
+            SweepTrial.seed,
+            SweepTrial.job_id,
+            Job.status,
+            Job.summary,
+            Job.started_at,
+            Job.finished_at,
+        )
+        .outerjoin(Job, Job.id == SweepTrial.job_id)
+        .where(SweepTrial.sweep_id == sweep_id)
+        .order_by(SweepTrial.position)
+    )
+    return [
+        TrialRow(position, cell, seed, job_id, JobStatus(status) if status else None, summary, started, finished)
+        for position, cell, seed, job_id, status, summary, started, finished in session.execute(query)
+    ]
+
+
+def store_result(*, session: Session, sweep_id: str, result: dict[str, Any]) -> None:
+    """Keep an ended sweep's comparison: it no longer changes, so no request computes it again."""
+    session.execute(
+        update(Sweep).where(Sweep.id == sweep_id, Sweep.status != SweepStatus.running.value).values(result=result)
+    )
+
+
+def list_sweeps(
+    *, session: Session, principal_id: int | None, limit: int, cursor: Cursor | None = None
+) -> tuple[list[Sweep], Cursor | None]:
+    """One page of sweeps, newest first, and the cursor of the next page (None on the last)."""
+    query = select(Sweep).order_by(Sweep.created_at.desc(), Sweep.id.desc()).limit(limit + 1)
+    if principal_id is not None:
+        query = query.where(Sweep.principal_id == principal_id)
+    if cursor is not None:
+        query = query.where(
+            or_(
+                Sweep.created_at < cursor.created_at,
+                and_(Sweep.created_at == cursor.created_at, Sweep.id < cursor.id),
+            )
+        )
+    sweeps = list(session.scalars(query))
+    if len(sweeps) <= limit:
+        return sweeps, None
+    last = sweeps[limit - 1]
+    return sweeps[:limit], Cursor(last.created_at, last.id)
