@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Body, Depends, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from api.deps import CallerDep, SessionDep, SettingsDep, refuse_nul_parameters
 from api.errors import AUTHENTICATED, ApiError, error_responses
 from api.idempotency import REPLAYED, IdempotencyKey
 from api.routes.jobs import require_json
 from api.services import sweeps
+from api.strict_body import validate_strictly
 from store.jobs import Cursor
 from trainwell.sweep import Sweep, SweepPage, SweepRequest
 
@@ -26,15 +27,26 @@ router = APIRouter(
 )
 
 
+async def strict_body(http: Request) -> SweepRequest | None:
+    """The body as its schema reads (api/strict_body.py); None without one: the declared body parameter
+    answers that it is required."""
+    raw = await http.body()
+    return validate_strictly(SweepRequest, raw) if raw else None
+
+
+StrictSweepRequest = Annotated[SweepRequest | None, Depends(strict_body)]
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=Sweep,
     dependencies=[Depends(require_json)],
-    responses={201: REPLAYED, **error_responses(409, 413, 415)},
+    responses={201: REPLAYED, **error_responses(400, 409, 413, 415)},
 )
 def create_sweep(
-    request: Annotated[SweepRequest, Body(openapi_examples=SWEEP_EXAMPLES)],
+    _: Annotated[SweepRequest, Body(openapi_examples=SWEEP_EXAMPLES)],
+    request: StrictSweepRequest,
     session: SessionDep,
     caller: CallerDep,
     settings: SettingsDep,
@@ -43,6 +55,7 @@ def create_sweep(
 ) -> Sweep:
     """Run a grid over spec fields × seeds: every cell's spec is checked first (a refused cell is a 422
     naming it, and nothing is stored), then the first `max_parallel` trials are queued."""
+    assert request is not None  # FastAPI refused a missing body already
     created = sweeps.create_sweep(
         session=session, caller=caller, settings=settings, request=request, idempotency_key=idempotency_key
     )

@@ -38,7 +38,7 @@ from trainwell.job import JobStatus
 from trainwell.model_size import DATASET_SHAPES
 from trainwell.spec import JobSpec
 from trainwell.sweep import Comparison, Sweep, SweepCounts, SweepFinding, SweepPage, SweepRequest, SweepStatus
-from trainwell.sweep_grid import GridError, Trial, expand
+from trainwell.sweep_grid import GridError, Trial, expand, written_base
 
 CANCELLED_WAITING = Diagnosis(
     status=DiagnosisStatus.not_applicable, summary="No verdict: the sweep was cancelled before the trial started."
@@ -80,7 +80,7 @@ def create_sweep(
         "name": request.name,
         "status": SweepStatus.running.value,
         "request": request_json,
-        "base": request.base.model_dump(mode="json"),
+        "base": JobSpec.model_validate(written_base(request)).model_dump(mode="json"),  # as its trials run
         "grid": request.grid,
         "seeds": request.seeds,
         "max_parallel": request.max_parallel,

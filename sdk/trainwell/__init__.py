@@ -27,6 +27,7 @@ from trainwell._exceptions import (
 from trainwell._handle import AsyncJobHandle, JobHandle
 from trainwell._pagination import AsyncCursorPage, SyncCursorPage
 from trainwell._spec_file import SpecFileError, load_spec_file
+from trainwell._sweep_table import SweepTable
 from trainwell.dataset import Dataset, DatasetKind
 from trainwell.diagnosis import Diagnosis, Finding, Probe, ProbeKind, Remedy, RemedyJob, Verdict
 from trainwell.events import DiagnosisEvent, EpochEvent, JobEvent, StatusEvent
@@ -34,6 +35,17 @@ from trainwell.job import FailureReason, Job, JobMetrics, JobOrigin, JobPage, Jo
 from trainwell.landscape import Landscape, LandscapeStatus, LossLine, LossSurface
 from trainwell.metrics import MetricName
 from trainwell.spec import JobSpec
+from trainwell.sweep import (
+    Comparison,
+    Stat,
+    Sweep,
+    SweepCell,
+    SweepCounts,
+    SweepFinding,
+    SweepPage,
+    SweepRequest,
+    SweepStatus,
+)
 
 __all__ = [
     "APIConnectionError",
@@ -47,6 +59,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Client",
+    "Comparison",
     "ConflictError",
     "Dataset",
     "DatasetKind",
@@ -79,7 +92,16 @@ __all__ = [
     "Remedy",
     "RemedyJob",
     "SpecFileError",
+    "Stat",
     "StatusEvent",
+    "Sweep",
+    "SweepCell",
+    "SweepCounts",
+    "SweepFinding",
+    "SweepPage",
+    "SweepRequest",
+    "SweepStatus",
+    "SweepTable",
     "SyncCursorPage",
     "TrainwellError",
     "UnprocessableEntityError",

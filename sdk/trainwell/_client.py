@@ -23,6 +23,7 @@ from trainwell._exceptions import status_error
 from trainwell.events import JobEvent, aiter_events, iter_events
 from trainwell.resources.datasets import AsyncDatasets, Datasets
 from trainwell.resources.jobs import AsyncJobs, Jobs
+from trainwell.resources.sweeps import AsyncSweeps, Sweeps
 
 
 class Client(BaseClient):
@@ -35,6 +36,7 @@ class Client(BaseClient):
 
     jobs: Jobs
     datasets: Datasets
+    sweeps: Sweeps
 
     def __init__(
         self,
@@ -50,6 +52,7 @@ class Client(BaseClient):
         self._http = http_client or httpx.Client()
         self.jobs = Jobs(self)
         self.datasets = Datasets(self)
+        self.sweeps = Sweeps(self)
 
     def request(self, call: Call[ModelT]) -> ModelT:
         attempt = Attempt(call)
@@ -124,6 +127,7 @@ class AsyncClient(BaseClient):
 
     jobs: AsyncJobs
     datasets: AsyncDatasets
+    sweeps: AsyncSweeps
 
     def __init__(
         self,
@@ -139,6 +143,7 @@ class AsyncClient(BaseClient):
         self._http = http_client or httpx.AsyncClient()
         self.jobs = AsyncJobs(self)
         self.datasets = AsyncDatasets(self)
+        self.sweeps = AsyncSweeps(self)
 
     async def request(self, call: Call[ModelT]) -> ModelT:
         attempt = Attempt(call)

@@ -36,6 +36,8 @@ UPLOADED_DATASET_ID = re.compile(r"^ds_[0-9a-f]{16}$")
 
 
 class SpecModel(BaseModel):
+    # Boolean fields are declared strict: pydantic's lax mode would take 0, 1 or "yes" for them, which the
+    # published schema (type boolean) refuses, so a client built from the schema and the service would disagree.
     model_config = ConfigDict(extra="forbid")
 
 
@@ -119,7 +121,7 @@ class OptimizerSpec(SpecModel):
     name: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw"] = "adam"
     lr: float = Field(0.001, gt=0.0, le=100.0)
     momentum: float = Field(0.0, ge=0.0, lt=1.0, description="sgd and rmsprop")
-    nesterov: bool = Field(False, description="sgd with momentum > 0")
+    nesterov: bool = Field(False, strict=True, description="sgd with momentum > 0")
     alpha: float = Field(0.99, gt=0.0, lt=1.0, description="rmsprop smoothing constant")
     betas: tuple[Annotated[float, Field(ge=0.0, lt=1.0)], Annotated[float, Field(ge=0.0, lt=1.0)]] = (0.9, 0.999)
     weight_decay: float = Field(0.0, ge=0.0, le=10.0)
@@ -153,17 +155,20 @@ class Augmentation(SpecModel):
     gaussian_noise: float = Field(
         0.0, ge=0.0, le=10.0, description="std of noise added to standardized training features"
     )
-    pixel_shift: bool = Field(False, description="image datasets: random ±1-pixel shifts of training images")
+    pixel_shift: bool = Field(
+        False, strict=True, description="image datasets: random ±1-pixel shifts of training images"
+    )
 
 
 class Instrumentation(SpecModel):
-    enabled: bool = Field(True, description="gradient, update and activation statistics per epoch")
+    enabled: bool = Field(True, strict=True, description="gradient, update and activation statistics per epoch")
     log_every_steps: int = Field(0, ge=0, description="also record loss, gradient norm and lr every N steps; 0 = off")
 
 
 class DiagnosisOptions(SpecModel):
     probes: bool = Field(
         True,
+        strict=True,
         description=(
             "when the training loss is high, queue up to two short probe jobs (shallower and bigger) "
             "whose training losses tell an optimization problem from model bias"

@@ -55,7 +55,7 @@ class SweepRequest(BaseModel):
         description="dotted spec path → the values it takes; an object value is a JSON merge patch on that field",
         min_length=1,
     )
-    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED, strict=True)]] = Field(
+    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] = Field(
         default_factory=lambda: [0, 1, 2],
         min_length=1,
         description="each cell runs once per seed (the spec's `seed`: weight init and batch order)",
@@ -83,6 +83,7 @@ class SweepCounts(BaseModel):
     waiting: int = 0  # not released yet: held back by max_parallel or the principal's active-jobs quota
     queued: int = 0
     running: int = 0
+    cancelling: int = 0
     succeeded: int = 0
     failed: int = 0
     cancelled: int = 0

@@ -66,9 +66,7 @@ def expand(request: SweepRequest, *, max_trials: int) -> list[Trial]:
         raise GridError(
             "grid", f"{len(grid)} cells × {len(request.seeds)} seeds is {count} trials; at most {max_trials}"
         )
-    base = request.base.model_dump(mode="json", exclude_unset=True)
-    if "probes" not in base.get("diagnosis", {}):
-        base = merge_patch(base, {"diagnosis": {"probes": False}})
+    base = written_base(request)
     for key in request.grid:
         _check_path(key)
     trials = []
@@ -79,6 +77,14 @@ def expand(request: SweepRequest, *, max_trials: int) -> list[Trial]:
         spec = _validate(patched, cell)
         trials += [Trial(cell, seed, spec.model_copy(update={"seed": seed})) for seed in request.seeds]
     return trials
+
+
+def written_base(request: SweepRequest) -> dict[str, Any]:
+    """The base as the caller wrote it, with probes off unless it says otherwise (expand)."""
+    base = request.base.model_dump(mode="json", exclude_unset=True)
+    if "probes" not in base.get("diagnosis", {}):
+        base = merge_patch(base, {"diagnosis": {"probes": False}})
+    return base
 
 
 def _check_path(key: str) -> None:

@@ -89,6 +89,8 @@ def test_a_sweep_runs_its_trials_max_parallel_at_a_time_and_ends_with_its_table(
         assert specs == [("adam", 0), ("adam", 1), ("sgd", 0), ("sgd", 1)]
         assert all(job["spec"]["dataset"]["seed"] == 0 for job in jobs), "the seed varies init, not the split"
         assert all(job["spec"]["diagnosis"]["probes"] is False for job in jobs), "probes are off for trials"
+        assert current["base"]["diagnosis"]["probes"] is False, "the base as its trials run"
+        assert sum(current["counts"].values()) == current["trials"]
 
         table = current["table"]
         assert [row["values"] for row in table] == [{"optimizer.name": "sgd"}, {"optimizer.name": "adam"}]

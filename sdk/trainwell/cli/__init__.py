@@ -17,6 +17,7 @@ from trainwell.cli import render
 from trainwell.cli.context import EXIT_API_ERROR, CliState, await_diagnosis, exit_for, state
 from trainwell.cli.datasets import app as datasets_app
 from trainwell.cli.jobs import app as jobs_app
+from trainwell.cli.sweeps import app as sweeps_app
 from trainwell.job import Job
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(sweeps_app, name="sweeps")
 
 
 def _version(show: bool) -> None:

@@ -55,9 +55,13 @@ def cancel_call(job: JobRef) -> Call[Job]:
 
 
 def list_call(
-    status: JobStatus | str | None, parent_id: str | None, limit: int | None, cursor: str | None
+    status: JobStatus | str | None,
+    parent_id: str | None,
+    sweep_id: str | None,
+    limit: int | None,
+    cursor: str | None,
 ) -> Call[JobPage]:
-    params = {"status": status, "parent_id": parent_id, "limit": limit, "cursor": cursor}
+    params = {"status": status, "parent_id": parent_id, "sweep_id": sweep_id, "limit": limit, "cursor": cursor}
     return Call("GET", "/v1/jobs", JobPage, params={k: v for k, v in params.items() if v is not None})
 
 
@@ -102,12 +106,18 @@ class Jobs:
         return JobHandle.bind(self._client.request(retrieve_call(job)), self)
 
     def list(
-        self, *, status: JobStatus | str | None = None, parent_id: str | None = None, limit: int | None = None
+        self,
+        *,
+        status: JobStatus | str | None = None,
+        parent_id: str | None = None,
+        sweep_id: str | None = None,
+        limit: int | None = None,
     ) -> SyncCursorPage[JobHandle]:
-        """Your jobs, newest first. `limit` is the page size; iterating the result walks every page."""
+        """Your jobs, newest first: all, or those of one status, the probe and remedy jobs of `parent_id`, or
+        the trials of `sweep_id`. `limit` is the page size; iterating the result walks every page."""
 
         def fetch(cursor: str | None) -> SyncCursorPage[JobHandle]:
-            page = self._client.request(list_call(status, parent_id, limit, cursor))
+            page = self._client.request(list_call(status, parent_id, sweep_id, limit, cursor))
             return SyncCursorPage([JobHandle.bind(j, self) for j in page.data], page.next_cursor, fetch)
 
         return fetch(None)
@@ -229,12 +239,17 @@ class AsyncJobs:
         return AsyncJobHandle.bind(await self._client.request(retrieve_call(job)), self)
 
     def list(
-        self, *, status: JobStatus | str | None = None, parent_id: str | None = None, limit: int | None = None
+        self,
+        *,
+        status: JobStatus | str | None = None,
+        parent_id: str | None = None,
+        sweep_id: str | None = None,
+        limit: int | None = None,
     ) -> AsyncPaginator[AsyncJobHandle]:
         """`await` it for the first page, or `async for job in client.jobs.list()` over every page."""
 
         async def fetch(cursor: str | None) -> AsyncCursorPage[AsyncJobHandle]:
-            page = await self._client.request(list_call(status, parent_id, limit, cursor))
+            page = await self._client.request(list_call(status, parent_id, sweep_id, limit, cursor))
             return AsyncCursorPage([AsyncJobHandle.bind(j, self) for j in page.data], page.next_cursor, fetch)
 
         return AsyncPaginator(lambda: fetch(None))
