@@ -1,5 +1,5 @@
-// The dashboard's shell: the key form, the header, and a hash router over three views:
-// #/jobs (?page_size=N), #/jobs/{id} and #/compare?ids=a,b.
+// The dashboard's shell: the key form, the header, and a hash router over its views: #/jobs
+// (?page_size=N; the sweeps under the jobs), #/jobs/{id}, #/compare?ids=a,b, #/sweeps and #/sweeps/{id}.
 
 import { forgetKey, getKey, setKey } from "./api.js";
 import { showCompare } from "./compare.js";
@@ -7,6 +7,8 @@ import { clear, h } from "./dom.js";
 import { UNAUTHORIZED_EVENT } from "./errors.js";
 import { showJob } from "./job.js";
 import { showJobs } from "./jobs.js";
+import { showSweep } from "./sweep.js";
+import { showSweeps } from "./sweeps.js";
 
 const view = document.getElementById("view");
 const keyStatus = document.getElementById("key-status");
@@ -81,7 +83,18 @@ function route() {
   view.append(container);
   if (parts[0] === "jobs" && parts[1]) disposeView = showJob(container, decodeURIComponent(parts[1]));
   else if (parts[0] === "compare") disposeView = showCompare(container, (params.get("ids") || "").split(",").filter(Boolean));
-  else disposeView = showJobs(container, { pageSize: Number(params.get("page_size")) || undefined });
+  else if (parts[0] === "sweeps" && parts[1]) disposeView = showSweep(container, decodeURIComponent(parts[1]));
+  else if (parts[0] === "sweeps") disposeView = showSweeps(container);
+  else {
+    const sweeps = h("div", { id: "sweeps" });
+    view.append(sweeps);
+    const disposeJobs = showJobs(container, { pageSize: Number(params.get("page_size")) || undefined });
+    const disposeSweeps = showSweeps(sweeps);
+    disposeView = () => {
+      disposeJobs();
+      disposeSweeps();
+    };
+  }
 }
 
 window.addEventListener("hashchange", route);

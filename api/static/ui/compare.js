@@ -1,7 +1,7 @@
 // Several jobs' curves overlaid: one metric at a time, k-fold jobs as the mean over their folds.
 
 import { api } from "./api.js";
-import { align, LineChart, PALETTE } from "./charts.js";
+import { align, foldMean, LineChart, PALETTE } from "./charts.js";
 import { clear, FINAL_STATUSES, h, statusBadge } from "./dom.js";
 import { reportError } from "./errors.js";
 
@@ -19,18 +19,6 @@ const METRICS = [
 ];
 const REFRESH_MS = 3000;
 const MAX_POINTS = 1000;
-
-// Mean over folds per epoch: a k-fold job is one line like any other.
-function foldMean(series) {
-  const sums = new Map();
-  for (const s of series) {
-    for (const p of s.points) {
-      const [sum, n] = sums.get(p.epoch) || [0, 0];
-      sums.set(p.epoch, [sum + p.value, n + 1]);
-    }
-  }
-  return new Map([...sums].map(([epoch, [sum, n]]) => [epoch, sum / n]));
-}
 
 export function showCompare(container, ids) {
   let disposed = false;

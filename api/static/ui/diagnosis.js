@@ -166,7 +166,9 @@ function renderCurvature(curvature) {
   return h("dl", { class: "facts", id: "curvature" }, factItems(items));
 }
 
-function renderFinding(finding, launch, launching) {
+// A finding with its evidence; with launch(code, index), a "Run this remedy" button per remedy (waiting
+// while `launching`). A sweep's comparative findings come in the same shape and are drawn with it too.
+export function renderFinding(finding, launch = null, launching = false) {
   return h(
     "div",
     { class: `finding severity-${finding.severity}`, "data-code": finding.code },

@@ -82,6 +82,7 @@ export function showJob(container, jobId) {
       ["origin", job.origin],
     ];
     if (job.parent_id) items.push(["parent", h("a", { href: `#/jobs/${job.parent_id}` }, job.parent_id.slice(0, 8))]);
+    if (job.sweep_id) items.push(["sweep", h("a", { href: `#/sweeps/${job.sweep_id}` }, job.sweep_id.slice(0, 8))]);
     if (job.error) items.push(["error", h("span", { class: "error" }, `${job.error.reason}: ${job.error.message}`)]);
     fill(facts, factItems(items));
     cancel.hidden = FINAL_STATUSES.has(job.status) || job.status === "cancelling";

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from trainwell._spec_file import load_spec_file
 from trainwell.cli import sweep_render
 from trainwell.cli.context import EXIT_JOB_FAILED, EXIT_OK, state
 from trainwell.sweep import Sweep, SweepStatus
@@ -90,9 +91,15 @@ def exit_for(sweep: Sweep) -> int:
 @app.command("create")
 def create_sweep(
     ctx: typer.Context,
-    spec: Annotated[Path, typer.Argument(help="the base job spec file, YAML or JSON")],
+    spec: Annotated[
+        Path,
+        typer.Argument(
+            help="the base job spec file, YAML or JSON; or a whole sweep file (`base`, `grid`, `seeds`, "
+            "`max_parallel`, `name`: examples/sweeps/), which the options extend or override"
+        ),
+    ],
     grid: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             "--grid",
             "-g",
@@ -100,7 +107,7 @@ def create_sweep(
             help="KEY=V1,V2,... with KEY a dotted spec field (optimizer.lr, model.hidden), repeated per key; "
             'values are JSON where they parse (16, true, \\[64,64], {"name":"sgd"}), else strings',
         ),
-    ],
+    ] = None,
     seeds: Annotated[
         str | None, typer.Option(metavar="0,1,2", help="comma-separated seeds, each cell runs once per seed")
     ] = None,
@@ -112,15 +119,24 @@ def create_sweep(
 ) -> None:
     """Run SPEC once per grid cell and seed; with --wait, exit 1 if the sweep was cancelled or a trial failed."""
     try:
-        parsed_grid = parse_grid(grid)
+        parsed_grid = parse_grid(grid or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--grid") from None
     try:
         parsed_seeds = None if seeds is None else parse_seeds(seeds)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--seeds") from None
+    base: Any = spec
+    document = load_spec_file(spec)
+    if "base" in document and "grid" in document:  # a whole sweep: the options extend or override it
+        base, parsed_grid = document["base"], {**document["grid"], **parsed_grid}
+        parsed_seeds = parsed_seeds if parsed_seeds is not None else document.get("seeds")
+        max_parallel = max_parallel if max_parallel is not None else document.get("max_parallel")
+        name = name if name is not None else document.get("name")
+    if not parsed_grid:
+        raise typer.BadParameter("give the grid: --grid KEY=V1,V2, or a sweep file with `grid`", param_hint="--grid")
     sweeps = state(ctx).client().sweeps
-    sweep = sweeps.create(spec, parsed_grid, seeds=parsed_seeds, max_parallel=max_parallel, name=name)
+    sweep = sweeps.create(base, parsed_grid, seeds=parsed_seeds, max_parallel=max_parallel, name=name)
     if not wait:
         sweep_render.sweep_created(sweep, as_json=as_json)
         return

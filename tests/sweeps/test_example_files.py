@@ -1,0 +1,28 @@
+"""The sweeps in examples/sweeps/ are valid requests whose every trial's spec validates, within the default
+cap, each a comparison of at least two cells over at least three seeds (a mean ± std needs them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from core.settings import Settings
+from trainwell.sweep import SweepRequest
+from trainwell.sweep_grid import cells, expand
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples" / "sweeps").glob("*.yaml"))
+
+
+def test_there_is_one_example_per_lesson() -> None:
+    assert {path.stem for path in EXAMPLES} == {"batch-size", "optimizers", "losses", "normalization"}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.stem)
+def test_an_example_sweep_expands_into_valid_trials(path: Path) -> None:
+    request = SweepRequest.model_validate(yaml.safe_load(path.read_text()))
+    trials = expand(request, max_trials=Settings().max_sweep_trials)
+    assert len(cells(request.grid)) >= 2 and len(request.seeds) >= 3
+    assert len(trials) == len(cells(request.grid)) * len(request.seeds)
+    assert all(trial.spec.diagnosis.probes is False for trial in trials)
