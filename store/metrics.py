@@ -82,3 +82,21 @@ def latest_values(*, session: Session, job_ids: list[str]) -> dict[str, dict[str
     for job_id, name, value in session.execute(query):
         out[job_id][name] = value
     return dict(out)
+
+
+def epoch_curves(
+    *, session: Session, job_ids: list[str], names: list[str], fold: int
+) -> dict[str, dict[str, list[float]]]:
+    """job id → {name → value per epoch, in epoch order} of one fold, for many jobs in one query (a
+    sweep's comparison reads every trial's)."""
+    curves: dict[str, dict[str, list[float]]] = {job_id: {} for job_id in job_ids}
+    if not job_ids:
+        return curves
+    query = (
+        select(Metric.job_id, Metric.name, Metric.value)
+        .where(Metric.job_id.in_(job_ids), Metric.name.in_(names), Metric.fold == fold)
+        .order_by(Metric.job_id, Metric.name, Metric.epoch, Metric.step)
+    )
+    for job_id, name, value in session.execute(query):
+        curves[job_id].setdefault(name, []).append(value)
+    return curves

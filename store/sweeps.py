@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from core.broker import queue_for
 from store.jobs import Cursor, new_job
@@ -239,7 +239,10 @@ def list_sweeps(
     *, session: Session, principal_id: int | None, limit: int, cursor: Cursor | None = None
 ) -> tuple[list[Sweep], Cursor | None]:
     """One page of sweeps, newest first, and the cursor of the next page (None on the last)."""
-    query = select(Sweep).order_by(Sweep.created_at.desc(), Sweep.id.desc()).limit(limit + 1)
+    # a listing shows no comparison: the kept result (hundreds of kB for a big sweep) stays unread
+    query = (
+        select(Sweep).options(defer(Sweep.result)).order_by(Sweep.created_at.desc(), Sweep.id.desc()).limit(limit + 1)
+    )
     if principal_id is not None:
         query = query.where(Sweep.principal_id == principal_id)
     if cursor is not None:

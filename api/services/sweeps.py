@@ -30,14 +30,23 @@ from store import models
 from store import sweeps as sweep_store
 from store.diagnoses import save_diagnosis
 from store.jobs import Cursor
-from store.metrics import read_series
+from store.metrics import epoch_curves
 from store.models import JobDiagnosis, utcnow
 from store.principals import Caller
 from trainwell.diagnosis import Diagnosis, DiagnosisStatus
 from trainwell.job import JobStatus
 from trainwell.model_size import DATASET_SHAPES
 from trainwell.spec import JobSpec
-from trainwell.sweep import Comparison, Sweep, SweepCounts, SweepFinding, SweepPage, SweepRequest, SweepStatus
+from trainwell.sweep import (
+    Comparison,
+    Sweep,
+    SweepCell,
+    SweepCounts,
+    SweepFinding,
+    SweepPage,
+    SweepRequest,
+    SweepStatus,
+)
 from trainwell.sweep_grid import GridError, Trial, expand, written_base
 
 CANCELLED_WAITING = Diagnosis(
@@ -217,7 +226,7 @@ def sweep_resource(*, session: Session, sweep: models.Sweep, detail: bool = True
             session.commit()
     return resource.model_copy(
         update={
-            "table": result["table"],
+            "table": [SweepCell.model_validate(row) for row in result["table"]],
             "best": Comparison.model_validate(result["best"]) if result["best"] else None,
             "findings": [SweepFinding.model_validate(finding) for finding in result["findings"]],
         }
@@ -250,7 +259,7 @@ def _comparison(session: Session, sweep: models.Sweep) -> dict[str, Any]:
     curves = None
     if SweepStatus(sweep.status).is_final:  # the curves cost a read per trial: once, when the result is kept
         succeeded = [t.job_id for t in trials if t.job_id is not None and t.status is JobStatus.succeeded]
-        curves = {job_id: _curves(session, job_id) for job_id in succeeded}
+        curves = epoch_curves(session=session, job_ids=succeeded, names=list(CURVE_METRICS), fold=0)
     compared = compare(grid=sweep.grid, trials=trials, verdicts=verdicts, sharpness=sharpness, curves=curves)
     return {
         "table": [row.model_dump(mode="json") for row in compared.table],
@@ -275,9 +284,3 @@ def _diagnosed(session: Session, job_ids: list[str]) -> tuple[dict[str, str], di
         if lambda_max is not None:
             sharpness[job_id] = float(lambda_max)
     return verdicts, sharpness
-
-
-def _curves(session: Session, job_id: str) -> dict[str, list[float]]:
-    """The trial's per-epoch values of CURVE_METRICS (fold 0), in epoch order."""
-    series = read_series(session=session, job_id=job_id, names=list(CURVE_METRICS), fold=0, max_points=None)
-    return {one.name: [point.value for point in sorted(one.points, key=lambda p: p.epoch)] for one in series}

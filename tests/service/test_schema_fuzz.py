@@ -162,8 +162,18 @@ def _with_real_examples(stack: Stack, dataset_id: str) -> dict[str, Any]:
 
 
 def _cancel_active_jobs(stack: Stack) -> None:
-    """Valid generated specs and remedies were queued for real: cancel them so the worker is free."""
+    """Valid generated specs, sweeps and remedies were queued for real: cancel them so the worker is free.
+    The sweeps first: a cancelled trial of a running sweep frees a slot its sweep fills with the next."""
     with stack.client(stack.keys["alice"]) as client:
+        cursor = None
+        while True:
+            page = client.get("/v1/sweeps", params={"limit": 200, **({"cursor": cursor} if cursor else {})}).json()
+            for sweep in page["data"]:
+                if sweep["status"] == "running":
+                    client.post(f"/v1/sweeps/{sweep['id']}/cancel")
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
         for status in ("queued", "running"):
             for _ in range(20):  # pages of 200; a cancelled job leaves the listing
                 page = client.get("/v1/jobs", params={"status": status, "limit": 200}).json()["data"]
