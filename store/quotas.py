@@ -20,9 +20,12 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from store.jobs import NEW_JOB_COLUMNS
 from store.models import Job
-from trainwell.job import JobStatus
+from trainwell.job import JobOrigin, JobStatus
 
 ACTIVE = (JobStatus.queued.value, JobStatus.running.value, JobStatus.cancelling.value)
+# The rate window counts what callers submit. A sweep's trials are released by the service as earlier
+# ones end (their pace is max_parallel's), so they hold active-job slots but never a submission's.
+SUBMITTED = Job.origin != JobOrigin.sweep.value
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,9 @@ def _statements() -> tuple[Select[int, int], ReturningInsert[str]]:
     mine = Job.principal_id == bindparam("principal_id")
     # served by ix_jobs_principal_status and ix_jobs_principal_created; LIMIT bounds each scan
     active_jobs = select(Job.id).where(mine, Job.status.in_(ACTIVE)).limit(bindparam("max_active"))
-    recent_jobs = select(Job.id).where(mine, Job.created_at >= bindparam("since")).limit(bindparam("max_recent"))
+    recent_jobs = (
+        select(Job.id).where(mine, Job.created_at >= bindparam("since"), SUBMITTED).limit(bindparam("max_recent"))
+    )
     active = select(func.count()).select_from(active_jobs.subquery()).scalar_subquery()
     recent = select(func.count()).select_from(recent_jobs.subquery()).scalar_subquery()
     # INSERT INTO jobs (…) SELECT :id, … WHERE active < :max_active AND recent < :max_recent — the check
@@ -86,7 +91,7 @@ def oldest_of_newest(*, session: Session, principal_id: int, since: datetime, co
     """When the `count`-th newest submission since `since` was made: the window frees a slot after it."""
     query = (
         select(Job.created_at)
-        .where(Job.principal_id == principal_id, Job.created_at >= since)
+        .where(Job.principal_id == principal_id, Job.created_at >= since, SUBMITTED)
         .order_by(Job.created_at.desc())
         .offset(count - 1)
         .limit(1)

@@ -172,7 +172,7 @@ def poll(
         time.sleep(every)
 
 
-def wait_for(client: httpx.Client, job_id: str, predicate: Any, timeout: float = 120.0) -> dict[str, Any]:
+def wait_for(client: httpx.Client, job_id: str, predicate: Any, timeout: float = 240.0) -> dict[str, Any]:
     """Poll the job until predicate(job) holds; fail with the last state otherwise."""
     return poll(
         lambda: client.get(f"/v1/jobs/{job_id}").json(),
@@ -188,7 +188,7 @@ def finished(job: dict[str, Any]) -> bool:
 
 
 def wait_for_diagnosis(
-    client: httpx.Client, job_id: str, statuses: Collection[str] = ("ready",), timeout: float = 120.0
+    client: httpx.Client, job_id: str, statuses: Collection[str] = ("ready",), timeout: float = 240.0
 ) -> dict[str, Any]:
     """Poll the job's diagnosis until its status is one of `statuses` (every finished job gets one)."""
 

@@ -114,3 +114,23 @@ def test_a_submission_refused_as_a_job_ends_is_never_told_it_is_rate_limited(
         assert set(codes) <= {"created", "too_many_active_jobs"}, dict(codes)
     finally:
         services.stop()
+
+
+def test_a_sweeps_released_trials_are_not_counted_as_submissions(tmp_path: Path, database: tuple[str, str]) -> None:
+    # Ten trials released at once by one POST /v1/sweeps, under a rate limit of five a minute: the
+    # caller's next job is still accepted (the trials were counted as ten submissions: 429 rate_limited).
+    services = api(tmp_path, database, submissions_per_minute="5", max_active_jobs="50")
+    try:
+        key = new_key(services.database_url, "sweeper")
+        with services.client(key) as client:
+            sweep = client.post(
+                "/v1/sweeps",
+                json={"base": TINY, "grid": {"batch_size": [8, 16]}, "seeds": [0, 1, 2, 3, 4], "max_parallel": 10},
+            )
+            assert sweep.status_code == 201, sweep.text
+            assert sweep.json()["counts"]["queued"] == 10
+            job = client.post("/v1/jobs", json=TINY)
+            assert job.status_code == 201, job.text
+            assert client.post(f"/v1/sweeps/{sweep.json()['id']}/cancel").status_code == 200
+    finally:
+        services.stop()
