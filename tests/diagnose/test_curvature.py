@@ -123,7 +123,7 @@ def test_curvature_of_a_trained_job_with_batchnorm_dropout_and_a_cnn(model: dict
     assert curvature.hvp_count <= BUDGET.max_products and curvature.subset_rows == len(data.y_train)
     # evaluated in eval mode at fixed weights: the same numbers again (dropout or batch statistics left
     # on would move them by far more). Exactly the same on CPU; on a GPU, cuDNN's convolution backward
-    # sums in no fixed order: the CNN's λmax differed by 1.1e-7 relative on an H200 (stop 11).
+    # sums in no fixed order: the CNN's λmax differed by 1.1e-7 relative on an H200.
     again = job_curvature(
         spec, result.state_dict, dataset, data, loss_scale=facts_of(spec, dataset, data).trivial_loss, budget=BUDGET
     )
