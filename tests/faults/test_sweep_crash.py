@@ -34,7 +34,9 @@ SWEEP = {
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:
-    with fault_services(tmp_path) as running:
+    # A worker killed between a release's commit and its send leaves a queued trial with no message: the
+    # reaper sends it again once REQUEUE_AFTER_SECONDS have passed (and the broker does not hold it).
+    with fault_services(tmp_path, requeue_after_seconds="5") as running:
         yield running
 
 
@@ -59,7 +61,7 @@ def test_a_worker_killed_mid_sweep_leaves_every_trial_done_exactly_once(services
     with services.client(new_key(services.database_url, "sweep-crash")) as client:
         sweep = client.post("/v1/sweeps", json=SWEEP).json()
         first = poll(lambda: _trials(client, sweep["id"]), lambda jobs: bool(jobs), "no trial released", 30, every=0.1)
-        wait_for(client, first[-1]["id"], lambda j: j["progress"]["epoch"] >= 2, timeout=120)
+        killed = wait_for(client, first[-1]["id"], lambda j: j["progress"]["epoch"] >= 2, timeout=120)
         _kill(services)  # while a trial trains
         services.start_worker()
 
@@ -72,13 +74,14 @@ def test_a_worker_killed_mid_sweep_leaves_every_trial_done_exactly_once(services
         services.start_worker()
 
         done = poll(
-            lambda: _sweep(client, sweep["id"]), lambda s: s["status"] != "running", "sweep did not end", 600, every=0.5
+            lambda: _sweep(client, sweep["id"]), lambda s: s["status"] != "running", "sweep did not end", 200, every=0.5
         )
         assert done["status"] == "succeeded", (done["counts"], services.worker_logs()[-4000:])
         jobs = _trials(client, sweep["id"])
         assert len(jobs) == 6 and {job["status"] for job in jobs} == {"succeeded"}, [j["status"] for j in jobs]
         runs = Counter((job["spec"]["batch_size"], job["spec"]["seed"]) for job in jobs)
         assert runs == Counter({(b, s): 1 for b in (16, 32) for s in (0, 1, 2)}), runs
-        assert max(job["attempt"] for job in jobs) == 2, "the trial killed mid-training resumed on attempt 2"
+        # the second kill may land on it again, on its second attempt
+        assert next(job for job in jobs if job["id"] == killed["id"])["attempt"] >= 2, "it resumed on a new attempt"
         assert [row["succeeded"] for row in done["table"]] == [3, 3]
         assert done["counts"]["succeeded"] == 6 and done["counts"]["waiting"] == 0
