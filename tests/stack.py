@@ -203,6 +203,17 @@ def wait_for_diagnosis(
     )
 
 
+def wait_for_sweep(client: httpx.Client, sweep_id: str, timeout: float = 300) -> dict[str, Any]:
+    """Poll the sweep until it has ended; its table is then computed once and kept."""
+    return poll(
+        lambda: client.get(f"/v1/sweeps/{sweep_id}").json(),
+        lambda sweep: sweep["status"] != "running",
+        f"sweep {sweep_id} did not end",
+        timeout,
+        every=0.2,
+    )
+
+
 def wait_for_landscape(client: httpx.Client, job_id: str, timeout: float = 120.0) -> dict[str, Any]:
     """Poll a requested loss landscape until it is ready or failed."""
     return poll(

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import WatchedPage
 from tests.browser.dashboard import SHORT, open_dashboard, plotted_points
 from tests.browser.layout import overlaps, settle, spills
-from tests.stack import Stack, finished, poll, wait_for
+from tests.stack import Stack, finished, wait_for, wait_for_sweep
 
 pytestmark = [pytest.mark.service, pytest.mark.parametrize("stack", ["embedded"], indirect=True)]
 
@@ -40,17 +40,6 @@ LIVE_SWEEP: dict[str, Any] = {
 PANELS = "#view .toolbar, #sweep-facts, #sweep-best, #sweep-cells, #view .card, #view .chart"
 FACTS = "#sweep-facts dt, #sweep-facts dd"
 CARDS = "#view .card, #view .chart, #sweep-best, #sweep-facts > div"
-
-
-def wait_for_sweep(client: httpx.Client, sweep_id: str, timeout: float = 300) -> dict[str, Any]:
-    """Poll the sweep until it has ended; its table is then computed once and kept."""
-    return poll(
-        lambda: client.get(f"/v1/sweeps/{sweep_id}").json(),
-        lambda sweep: sweep["status"] != "running",
-        f"sweep {sweep_id} did not end",
-        timeout,
-        every=0.2,
-    )
 
 
 def shown_stat(stat: dict[str, Any]) -> str:

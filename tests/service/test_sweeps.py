@@ -10,20 +10,10 @@ from typing import Any
 
 import httpx
 
-from tests.stack import Stack, finished, poll, wait_for
+from tests.stack import Stack, finished, poll, wait_for, wait_for_sweep
 
 BASE = {"dataset": {"name": "iris"}, "model": {"hidden": [8]}, "optimizer": {"lr": 0.05}, "epochs": 3}
 SWEEP = {"name": "optimizers on iris", "base": BASE, "grid": {"optimizer.name": ["sgd", "adam"]}, "seeds": [0, 1]}
-
-
-def wait_for_sweep(client: httpx.Client, sweep_id: str, timeout: float = 300) -> dict[str, Any]:
-    return poll(
-        lambda: client.get(f"/v1/sweeps/{sweep_id}").json(),
-        lambda sweep: sweep["status"] != "running",
-        f"sweep {sweep_id} did not end",
-        timeout,
-        every=0.2,
-    )
 
 
 def trials(client: httpx.Client, sweep_id: str) -> list[dict[str, Any]]:
