@@ -15,7 +15,21 @@ from api.limits import install_body_limit
 from api.observability import install_metrics
 from api.openapi import install_openapi
 from api.request_id import install_request_id
-from api.routes import datasets, diagnosis, events, health, jobs, landscape, remedies, sweeps, ui, workers
+from api.routes import (
+    dataset_removal,
+    datasets,
+    diagnosis,
+    events,
+    health,
+    jobs,
+    landscape,
+    model_download,
+    remedies,
+    runs,
+    sweeps,
+    ui,
+    workers,
+)
 from core.process import exit_with_parent
 from core.settings import get_settings
 from store.db import use_api_pools
@@ -63,8 +77,11 @@ app.include_router(jobs.router)
 app.include_router(diagnosis.router)
 app.include_router(remedies.router)
 app.include_router(landscape.router)
+app.include_router(model_download.router)
 app.include_router(events.router)
 app.include_router(ui.router)
 app.include_router(datasets.router)
+app.include_router(dataset_removal.router)
 app.include_router(workers.router)
 app.include_router(sweeps.router)
+app.include_router(runs.router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-BENCHMARKS = ("bench.trainer", "bench.diagnose", "bench.service", "bench.sweeps")
+BENCHMARKS = ("bench.trainer", "bench.diagnose", "bench.service", "bench.sweeps", "bench.metrics", "bench.models")
 
 
 def main() -> None:

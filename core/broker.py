@@ -26,6 +26,7 @@ from core.task_messages import RedisTaskSender
 TRAIN_TASK = "trainwell.train"
 LANDSCAPE_TASK = "trainwell.landscape"  # a finished job's loss landscape, on the queue of the job's device
 DIAGNOSE_TASK = "trainwell.diagnose"  # a finished job's diagnosis again, when the process making it died
+EXPORT_TASK = "trainwell.export_model"  # a succeeded job's model in a download format, on the train queue
 
 # device "cuda" jobs go to `gpu`, consumed only by workers on GPU hosts; "auto" and
 # "cpu" jobs go to `train`, consumed by every worker. Undeclared queues are refused
@@ -160,6 +161,12 @@ def enqueue_diagnosis(job_id: str, queue: str) -> None:
     sender().send(name=DIAGNOSE_TASK, args=[job_id], queue=queue, task_id=diagnosis_task_id(job_id))
 
 
+def enqueue_model_export(job_id: str, export_format: str) -> None:
+    # the train queue, consumed by every worker: an export runs on the CPU, whatever device trained the job
+    task_id = model_export_task_id(job_id, export_format)
+    sender().send(name=EXPORT_TASK, args=[job_id, export_format], queue=TRAIN_QUEUE, task_id=task_id)
+
+
 # Task ids name what they are for: a training message's is the job id, so the broker's messages can be
 # matched with the rows that wait for them (held_task_ids).
 def landscape_task_id(job_id: str) -> str:
@@ -168,6 +175,10 @@ def landscape_task_id(job_id: str) -> str:
 
 def diagnosis_task_id(job_id: str) -> str:
     return f"{job_id}.diagnose"
+
+
+def model_export_task_id(job_id: str, export_format: str) -> str:
+    return f"{job_id}.model.{export_format}"
 
 
 def held_task_ids(settings: Settings) -> set[str]:

@@ -42,8 +42,8 @@ class Settings(BaseSettings):
     # wants one per core (BENCHMARKS.md). Embedded mode's SQLite serializes writes anyway: 1.
     api_workers: int = Field(1, ge=1, le=64)
     # Database connections each process may hold (store/db.py): its pools never overflow, so a
-    # deployment's total is API processes × api + workers × 2 × worker (each worker's main process, for
-    # its reaper, and the job's own process) + 2 (a migration, an admin command), to be kept under the
+    # deployment's total is API processes × api + workers × 3 × worker (each worker's main process, for
+    # its reaper, the process of the job it trains and that of the job before, being diagnosed) + 2 (a migration, an admin command), to be kept under the
     # server's max_connections (docs/configuration.md, "Database connections"). Past its pool, a
     # request waits for a connection up to the pool timeout, then gets a 503. An API process needs 3:
     # one for submissions, two for other requests (one spare, store/db.py open_request_session).
@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     max_model_parameters: int = Field(50_000_000, ge=1)
     max_active_jobs: int = Field(100, ge=1, description="queued + running jobs per principal")
     submissions_per_minute: int = Field(120, ge=1)
+    # Runs from the user's own loop (POST /v1/runs/{id}/metrics): points per batch (10,000 points of JSON
+    # are ~0.8 MiB, inside max_request_bytes) and per minute per principal, counted by each API process.
+    # 10M a minute is ~170k points/s: above what one server ingests, so a 1M-point run is never slowed.
+    max_run_points_per_batch: int = Field(10_000, ge=1)
+    run_points_per_minute: int = Field(10_000_000, ge=1)
     # A sweep's cells × seeds; its trials are released max_parallel at a time within max_active_jobs.
     max_sweep_trials: int = Field(500, ge=1, description="trials (cells × seeds) per sweep")
     # Set by `make run`'s supervisor for its worker: the worker touches this file once it

@@ -6,16 +6,17 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.downsample import downsample
-from store.db import upsert_insert
-from store.models import LatestMetric, Metric
+from core.rollup import Point
+from store.bulk_upsert import upsert_rows
+from store.metric_rollups import SeriesKey, sample_series, update_rollups
+from store.models import LatestMetric, Metric, MetricRollup
 from trainwell.job import MetricPoint, MetricSeries
-from trainwell.metrics import METRIC_NAMES
+from trainwell.metrics import is_metric_name
 
-MAX_ROWS_PER_STATEMENT = 4000
+LATEST_COLUMNS = ("fold", "epoch", "step", "value")
 
 
 @dataclass(frozen=True)
@@ -27,52 +28,118 @@ class MetricRow:
     value: float
 
 
-def _upsert(session: Session, table: type[Metric] | type[LatestMetric], rows: list[dict[str, object]]) -> Insert:
-    statement = upsert_insert(session, table).values(rows)
-    keys = [c.name for c in table.__mapper__.primary_key]
-    updated = {c: statement.excluded[c] for c in ("fold", "epoch", "step", "value") if c not in keys}
-    return statement.on_conflict_do_update(index_elements=keys, set_=updated)
-
-
 def record_metrics(*, session: Session, job_id: str, rows: Iterable[MetricRow]) -> None:
-    """Write a batch of metric points in one transaction; re-sending the same epoch overwrites it
-    (a redelivered or resumed attempt never duplicates a point)."""
-    history = [{"job_id": job_id, **row.__dict__} for row in rows]
-    unknown = {row["name"] for row in history} - METRIC_NAMES
+    """Write a batch of metric points and their rollups in one transaction; re-sending the same epoch
+    overwrites it (a redelivered or resumed attempt never duplicates a point)."""
+    series: dict[SeriesKey, dict[tuple[int, int], Point]] = defaultdict(dict)
+    for row in rows:  # a point sent twice in one batch: the later one wins
+        series[(row.name, row.fold)][(row.epoch, row.step)] = Point(row.epoch, row.step, row.value)
+    unknown = {name for name, _ in series if not is_metric_name(name)}
     if unknown:
         raise ValueError(f"unknown metric names: {sorted(unknown)}")
-    if not history:
+    if not series:
         return
-    # in chunks: a resumed attempt re-sends every epoch of its checkpoint, and one statement may bind
-    # at most 32766 (SQLite) or 65535 (PostgreSQL) parameters, six a row
-    for start in range(0, len(history), MAX_ROWS_PER_STATEMENT):
-        session.execute(_upsert(session, Metric, history[start : start + MAX_ROWS_PER_STATEMENT]))
-    latest: dict[object, dict[str, object]] = {}
-    for row in history:  # the last point of each name in this batch
-        current = latest.get(row["name"])
-        if current is None or (row["fold"], row["step"]) >= (current["fold"], current["step"]):
-            latest[row["name"]] = row
-    session.execute(_upsert(session, LatestMetric, list(latest.values())))
+    ordered = {key: [points[p] for p in sorted(points)] for key, points in series.items()}
+    history = [
+        {"job_id": job_id, "name": name, "fold": fold, "epoch": p.epoch, "step": p.step, "value": p.value}
+        for (name, fold), points in ordered.items()
+        for p in points
+    ]
+    upsert_rows(session=session, table=Metric, rows=history, updated=["value"])
+    update_rollups(session=session, job_id=job_id, series=ordered)
+    latest: dict[str, dict[str, object]] = {}
+    for (name, fold), points in ordered.items():  # the last point of each name in this batch
+        last = points[-1]
+        current = latest.get(name)
+        if current is None or (fold, last.step) >= (current["fold"], current["step"]):
+            latest[name] = {"job_id": job_id, "name": name, "fold": fold, **last._asdict()}
+    upsert_rows(session=session, table=LatestMetric, rows=list(latest.values()), updated=LATEST_COLUMNS)
 
 
 def read_series(
-    *, session: Session, job_id: str, names: list[str] | None, fold: int | None, max_points: int | None
+    *,
+    session: Session,
+    job_id: str,
+    names: list[str] | None,
+    fold: int | None,
+    max_points: int | None,
+    from_step: int | None = None,
+    to_step: int | None = None,
 ) -> list[MetricSeries]:
+    """Series by name and fold, in that order, each in position order, with the steps from `from_step`
+    to `to_step` (inclusive). With `max_points`, each series is sampled from its rollups
+    (store/metric_rollups.py); without, every point is read, in index order."""
+    if max_points is not None:
+        return [
+            _series(
+                key,
+                sample_series(
+                    session=session, job_id=job_id, key=key, max_points=max_points, steps=(from_step, to_step)
+                ),
+            )
+            for key in _series_keys(session=session, job_id=job_id, names=names, fold=fold)
+        ]
+    if names and len(set(names)) > 1:
+        # a name at a time: with `name IN (…)` PostgreSQL 15 scans and sorts instead of walking the index
+        return [
+            series
+            for name in sorted(set(names))
+            for series in read_series(
+                session=session,
+                job_id=job_id,
+                names=[name],
+                fold=fold,
+                max_points=None,
+                from_step=from_step,
+                to_step=to_step,
+            )
+        ]
     query = select(Metric.name, Metric.fold, Metric.epoch, Metric.step, Metric.value).where(Metric.job_id == job_id)
     if names:
-        query = query.where(Metric.name.in_(names))
+        query = query.where(Metric.name == names[0])
     if fold is not None:
         query = query.where(Metric.fold == fold)
-    query = query.order_by(Metric.name, Metric.fold, Metric.step, Metric.epoch)
-    grouped: dict[tuple[str, int], list[MetricPoint]] = defaultdict(list)
+    if from_step is not None:
+        query = query.where(Metric.step >= from_step)
+    if to_step is not None:
+        query = query.where(Metric.step <= to_step)
+    # the primary key's order: the database walks its index and sorts nothing
+    query = query.order_by(Metric.name, Metric.fold, Metric.epoch, Metric.step)
+    grouped: dict[SeriesKey, list[MetricPoint]] = defaultdict(list)
     for name, fold_, epoch, step, value in session.execute(query):
         grouped[(name, fold_)].append(MetricPoint(epoch=epoch, step=step, value=value))
-    series = []
-    for (name, fold_), points in grouped.items():
-        if max_points is not None:
-            points = downsample(points, [p.value for p in points], max_points)
-        series.append(MetricSeries(name=name, fold=fold_, points=points))
-    return series
+    return [MetricSeries(name=name, fold=fold_, points=points) for (name, fold_), points in grouped.items()]
+
+
+def _series(key: SeriesKey, points: list[Point]) -> MetricSeries:
+    # validated in one call from plain dicts: a third cheaper than a MetricPoint(...) per point
+    body = {"name": key[0], "fold": key[1], "points": [{"epoch": e, "step": s, "value": v} for e, s, v in points]}
+    return MetricSeries.model_validate(body)
+
+
+def _series_keys(*, session: Session, job_id: str, names: list[str] | None, fold: int | None) -> list[SeriesKey]:
+    """A job's (name, fold) series: names from the small latest table, each name's folds by a seek to the next
+    fold in the rollups' primary key, so that finding the series never scans a job's rollups."""
+    query = select(LatestMetric.name).where(LatestMetric.job_id == job_id).order_by(LatestMetric.name)
+    if names:
+        query = query.where(LatestMetric.name.in_(names))
+    keys: list[SeriesKey] = []
+    for name in session.scalars(query):
+        after = -1 if fold is None else fold - 1
+        while True:
+            found = session.scalar(
+                select(MetricRollup.fold)
+                .where(MetricRollup.job_id == job_id, MetricRollup.name == name, MetricRollup.fold > after)
+                .order_by(MetricRollup.fold)
+                .limit(1)
+            )
+            if found is None or (fold is not None and found != fold):
+                break
+            keys.append((name, found))
+            if fold is not None:
+                break
+            after = found
+    return keys
 
 
 def latest_values(*, session: Session, job_ids: list[str]) -> dict[str, dict[str, float]]:

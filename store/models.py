@@ -83,6 +83,7 @@ class Job(Base):
         Index("ix_jobs_status_heartbeat", "status", "heartbeat_at"),
         Index("ix_jobs_status_enqueued", "status", "enqueued_at"),
         Index("ix_jobs_sweep_status", "sweep_id", "status"),  # a sweep's trials: its counts and its releases
+        Index("ix_jobs_created", "created_at", "id"),  # the admin's listing of every principal's jobs, newest first
         UniqueConstraint("principal_id", "idempotency_key", name="uq_jobs_idempotency"),
     )
 
@@ -258,3 +259,48 @@ class Worker(Base):
     devices: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     started_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
+
+
+class MetricRollup(Base):
+    """M4 summaries of a series (core/downsample.py): per bucket of 2**level steps (bucket = step >> level),
+    its point count and its first, last, minimum and maximum point, kept as points are written, so that a
+    sampled read touches about as many rows as it returns whatever the history's length."""
+
+    __tablename__ = "metric_rollups"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fold: Mapped[int] = mapped_column(Integer, primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    first_epoch: Mapped[int] = mapped_column(Integer)
+    first_step: Mapped[int] = mapped_column(Integer)
+    first_value: Mapped[float] = mapped_column(Float)
+    last_epoch: Mapped[int] = mapped_column(Integer)
+    last_step: Mapped[int] = mapped_column(Integer)
+    last_value: Mapped[float] = mapped_column(Float)
+    min_epoch: Mapped[int] = mapped_column(Integer)
+    min_step: Mapped[int] = mapped_column(Integer)
+    min_value: Mapped[float] = mapped_column(Float)
+    max_epoch: Mapped[int] = mapped_column(Integer)
+    max_step: Mapped[int] = mapped_column(Integer)
+    max_value: Mapped[float] = mapped_column(Float)
+
+
+class ModelExport(Base):
+    """A finished job's model in one download format, made once by a worker and cached beside its checkpoints.
+
+    `requested_at` is the lease of the export in progress: a `pending` row whose worker died is older than
+    the lease (store/model_exports.py), and the next request asks for it again rather than wait forever."""
+
+    __tablename__ = "model_exports"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    format: Mapped[str] = mapped_column(String(16), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # pending | ready | failed
+    requested_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    bytes: Mapped[int | None] = mapped_column(BigInteger)
+    etag: Mapped[str | None] = mapped_column(String(80))
+    error: Mapped[str | None] = mapped_column(String(500))

@@ -48,7 +48,8 @@ def stale_jobs(*, session: Session, heartbeat_before: datetime) -> list[StaleJob
     active = (JobStatus.running.value, JobStatus.cancelling.value)
     rows = session.execute(
         select(Job.id, Job.status, Job.attempt, Job.queue, Job.heartbeat_at)
-        .where(Job.status.in_(active), Job.heartbeat_at < heartbeat_before)
+        # an external run's loop is its owner's, not a worker's: its heartbeat is no lease (store/runs.py)
+        .where(Job.status.in_(active), Job.heartbeat_at < heartbeat_before, Job.origin != JobOrigin.external.value)
         .with_for_update(skip_locked=True)
     )
     return [
@@ -79,10 +80,11 @@ def end_stale_job(
     return _update_stale(session, job, values)
 
 
-def waiting_jobs(*, session: Session, enqueued_before: datetime) -> list[WaitingJob]:
-    """Queued jobs whose message was last sent before `enqueued_before`, or never (a keyed submission is
-    marked sent only after its send: one whose API process died in between), created before it."""
-    never_sent = and_(Job.enqueued_at.is_(None), Job.created_at < enqueued_before)
+def waiting_jobs(*, session: Session, enqueued_before: datetime, unsent_before: datetime) -> list[WaitingJob]:
+    """Queued jobs whose message was last sent before `enqueued_before`, or never, created before
+    `unsent_before`: a row is marked sent only after its send (a keyed submission, a released sweep trial),
+    so one still unmarked a lease after it was stored lost its sender between the commit and the send."""
+    never_sent = and_(Job.enqueued_at.is_(None), Job.created_at < unsent_before)
     rows = session.execute(
         select(Job.id, Job.queue, Job.enqueued_at).where(
             Job.status == JobStatus.queued.value, or_(Job.enqueued_at < enqueued_before, never_sent)
@@ -140,6 +142,12 @@ def delivery(*, session: Session, job_id: str) -> Delivery:
         )
     )
     return Delivery(queued=True, queue=row.queue, waits_for_own_jobs=bool(own_waiting))
+
+
+def mark_sent_now(*, session: Session, job_ids: list[str], now: datetime) -> None:
+    """These jobs' messages are in the broker (those the reaper has not marked resent meanwhile)."""
+    if job_ids:
+        session.execute(update(Job).where(Job.id.in_(job_ids), Job.enqueued_at.is_(None)).values(enqueued_at=now))
 
 
 async def mark_sent(*, connection: AsyncConnection, job_id: str, now: datetime) -> None:

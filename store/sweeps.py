@@ -3,7 +3,7 @@
 A release is a compare-and-set on both sides: the sweep row is updated first (its lock, in PostgreSQL,
 and SQLite's write lock serialize concurrent releases of one sweep, so max_parallel holds exactly), and
 each trial takes its job only while it has none. The worker that ends a trial, the reaper and the API
-all release through `release_trials`; the caller sends the released jobs' messages after the commit.
+all release through `release_trials`, commit, and send the released jobs' messages with `send_released`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, defer
 
-from core.broker import queue_for
+from core.broker import enqueue_training, queue_for
 from store.jobs import Cursor, new_job
-from store.models import Job, JobDiagnosis, Sweep, SweepTrial
+from store.models import Job, JobDiagnosis, Sweep, SweepTrial, utcnow
 from store.quotas import ACTIVE
+from store.stale_jobs import mark_sent_now
 from trainwell.diagnosis import DiagnosisStatus
 from trainwell.job import JobOrigin, JobStatus
 from trainwell.spec import JobSpec
@@ -102,6 +103,7 @@ def release_trials(*, session: Session, sweep_id: str, max_active_jobs: int, now
             origin=JobOrigin.sweep,
             sweep_id=sweep_id,
         )
+        row["enqueued_at"] = None  # marked sent after its send (send_released): the reaper finds it if never
         session.execute(insert(Job).values(**row))
         # the sweep row's lock makes this the only release: the trial is still waiting
         session.execute(
@@ -111,6 +113,22 @@ def release_trials(*, session: Session, sweep_id: str, max_active_jobs: int, now
         )
         released.append(Released(row["id"], row["queue"]))
     return released
+
+
+def send_released(*, session: Session, released: Sequence[Released]) -> None:
+    """Send the released trials' messages (after the release's commit: the claim must find the rows
+    queued), then mark those sent, in a commit of their own. A send that raises stops there, marking what
+    went; a trial left unmarked (its sender died, or the broker refused) is sent by the reaper a lease
+    after its release (store/stale_jobs.py waiting_jobs) — not after the long wait for a lost message."""
+    sent: list[str] = []
+    try:
+        for trial in released:
+            enqueue_training(trial.job_id, trial.queue)
+            sent.append(trial.job_id)
+    finally:
+        if sent:
+            mark_sent_now(session=session, job_ids=sent, now=utcnow())
+            session.commit()
 
 
 def advance(*, session: Session, sweep_id: str, max_active_jobs: int, now: datetime) -> list[Released]:

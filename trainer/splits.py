@@ -29,6 +29,9 @@ class FoldData:
     X_test: np.ndarray
     y_test: np.ndarray
     target_scale: float = 1.0  # regression: training std of the target, to report MAE in target units
+    target_shift: float = 0.0  # regression: training mean of the target (a prediction is shift + scale * output)
+    normalizer: Normalizer | None = None  # the features' training statistics, which a downloaded model carries
+    test_rows: np.ndarray | None = None  # the dataset's row indices of the test split
 
 
 def fold_count(spec: DatasetSpec) -> int:
@@ -55,7 +58,7 @@ def fold_data(dataset: Dataset, spec: DatasetSpec) -> Iterator[FoldData]:
             # covariate shift in units of each feature's training std: a real train/test mismatch
             X_test = X_test + spec.test_shift * X_train.std(axis=0)
         normalize = Normalizer.fit(X_train, spec.feature_norm)
-        y_val, y_test, scale = dataset.y[val], dataset.y[test], 1.0
+        y_val, y_test, mean, scale = dataset.y[val], dataset.y[test], 0.0, 1.0
         if not classification:
             # Targets are standardized with training statistics: diabetes' target has std ~77, so a raw
             # MSE starts near 30,000 and no default learning rate fits both it and the sine task.
@@ -69,6 +72,9 @@ def fold_data(dataset: Dataset, spec: DatasetSpec) -> Iterator[FoldData]:
             normalize(X_test),
             _as_target(y_test, classification),
             float(scale),
+            float(mean),
+            normalize,
+            test,
         )
 
 

@@ -26,7 +26,10 @@ if get_settings().broker_url.startswith("sqla+"):
     # transport hands to create_engine.
     sqlalchemy_transport.Transport.polling_interval = 0.1
 
-app = Celery("trainwell", include=["worker.tasks", "worker.landscape", "worker.rediagnosis", "worker.logs"])
+app = Celery(
+    "trainwell",
+    include=["worker.tasks", "worker.landscape", "worker.rediagnosis", "worker.logs", "worker.model_export"],
+)
 app.conf.update(celery_config(get_settings()))
 
 

@@ -1,5 +1,9 @@
 """Diagnose a job when it ends, in the job's own process, and store the result.
 
+The process has given its worker slot back by then (worker/tasks.py): the next job trains while this
+one is diagnosed, and the diagnosis keeps its own lease (`diagnosis_lease`) in place of the one the
+worker stamps for the tasks its pool runs.
+
 The history is read back from the database rather than collected from the callbacks:
 a resumed attempt reports only the epochs after its checkpoint, while the stored
 series hold every epoch of every attempt.
@@ -8,13 +12,20 @@ series hold every epoch of every attempt.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.settings import Settings
 from store import jobs as job_store
 from store.db import session_scope
 from store.diagnoses import get_diagnosis, save_attempt_diagnosis
+from store.lost_work import stamp_leases
 from store.metrics import read_series
+from store.models import utcnow
 from trainer import FitResult
 from trainer.diagnose import DiagnosisScope, History, diagnose
 from trainwell.diagnosis import Diagnosis, DiagnosisStatus
@@ -36,6 +47,33 @@ def stored_history(job_id: str) -> History:
         if s.name not in STEP_METRICS:
             history[s.fold][s.name] = [p.value for p in sorted(s.points, key=lambda p: p.epoch)]
     return dict(history)
+
+
+@contextmanager
+def diagnosis_lease(job_id: str, settings: Settings) -> Iterator[None]:
+    """Stamp the final job's lease (store/lost_work.py) while the block runs, from a thread of this process:
+    a diagnosis that outlasts the lease is not lost, and one whose process dies goes stale and is made
+    again by the reaper."""
+    stop = threading.Event()
+    every = min(settings.reaper_interval_seconds, settings.lease_seconds / 3)
+
+    def stamp() -> None:
+        while True:
+            try:
+                with session_scope() as session:
+                    stamp_leases(session=session, job_ids=[job_id], landscape_job_ids=(), now=utcnow())
+            except SQLAlchemyError:  # the database is away: the next stamp, or the reaper, settles it
+                log.warning("job %s: the diagnosis lease could not be stamped", job_id)
+            if stop.wait(every):
+                return
+
+    thread = threading.Thread(target=stamp, name="trainwell-diagnosis-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def diagnose_and_store(

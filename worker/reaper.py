@@ -3,8 +3,9 @@
 Each round, a running job whose heartbeat went stale lost its worker: it is requeued to resume from
 its last checkpoint, or failed (reason worker_lost) once it has used max_attempts claims; a cancelling
 one is cancelled. A queued job whose message the broker lost (a Redis restart without persistence) is sent
-again: only one whose task id the broker does not hold (core.broker.held_task_ids, read once a round), so a
-message still waiting is never copied. Diagnoses whose probe jobs all ended are settled.
+again after requeue_after_seconds, and one whose message was never sent (a row marked sent only after its
+send, whose sender died in between) after a lease: only one whose task id the broker does not hold
+(core.broker.held_task_ids, read once a round), so a message still waiting is never copied. Diagnoses whose probe jobs all ended are settled.
 
 A diagnosis or a landscape whose worker died is made again, at most max_attempts times, then ended with
 the reason: each worker's main process stamps a lease for the tasks its pool runs (store/lost_work.py), and
@@ -74,7 +75,7 @@ class ReapReport:
     requeued: list[Requeue] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # ran out of attempts: failed with reason worker_lost
     cancelled: list[str] = field(default_factory=list)  # were being cancelled when their worker died
-    resent: list[Requeue] = field(default_factory=list)  # queued too long, their message lost: sent again
+    resent: list[Requeue] = field(default_factory=list)  # queued, their message lost or never sent: sent again
     rediagnosed: list[Requeue] = field(default_factory=list)  # their diagnosis's process died: diagnosed again
     undiagnosed: list[str] = field(default_factory=list)  # no diagnosis could be made: not_applicable
     landscapes_requeued: list[Requeue] = field(default_factory=list)  # their landscape's worker died
@@ -116,7 +117,8 @@ def reap(
             report.requeued.append(Requeue(job.id, job.queue))
 
     resend_before = now - timedelta(seconds=settings.requeue_after_seconds)
-    for waiting in waiting_jobs(session=session, enqueued_before=resend_before):
+    unsent_before = now - timedelta(seconds=settings.lease_seconds)
+    for waiting in waiting_jobs(session=session, enqueued_before=resend_before, unsent_before=unsent_before):
         if waiting.id not in held() and mark_resent(session=session, job=waiting, now=now):
             report.resent.append(Requeue(waiting.id, waiting.queue))
     _reap_diagnoses(session, now, settings, held, report)
@@ -211,7 +213,7 @@ def reap_once(settings: Settings) -> None:
     for item in report.requeued:
         log.warning("job %s: worker lost (heartbeat older than %.0fs); requeued", item.job_id, settings.lease_seconds)
     for item in report.resent:
-        log.warning("job %s: still queued after %.0fs; message sent again", item.job_id, settings.requeue_after_seconds)
+        log.warning("job %s: still queued, its message not in the broker; sent again", item.job_id)
     for job_id in report.failed:
         log.error("job %s: worker lost on every attempt; failed", job_id)
     for job_id in report.cancelled:

@@ -1,6 +1,7 @@
 """The `trainwell.diagnose` task: a finished job's diagnosis made again, when the process that made it
 died (killed, out of memory) before storing it. The reaper sends it (worker/reaper.py), at most
-max_attempts times.
+max_attempts times. It also makes the first diagnosis of a run from the user's own loop, sent when the
+run is finished (worker/run_diagnosis.py).
 
 Like a job it runs in a fresh process (worker/job_process.py). The history is read back from the
 database, as the first diagnosis reads it; the final weights lived only in the job's process, so the
@@ -25,6 +26,7 @@ from trainwell.spec import JobSpec
 from worker.celery_app import app
 from worker.diagnosis import diagnose_and_store, store_diagnosis
 from worker.job_process import run_in_fresh_process
+from worker.run_diagnosis import diagnose_external_run
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +46,19 @@ def rediagnose(job_id: str) -> None:
             return
         if not diagnosis_pending(session=session, job_id=job_id):
             return  # a redelivered message, or the first diagnosis was stored after all
-    spec = JobSpec.model_validate(job.spec)
-    reason = FailureReason(job.error_reason) if job.error_reason else None
     try:
-        diagnose_and_store(
-            job_id,
-            job.attempt,
-            spec,
-            None,
-            failure_reason=reason,
-            settings=settings,
-            may_probe=job.origin != JobOrigin.probe.value,
-        )
+        if job.origin == JobOrigin.external.value:  # a run from the user's own loop: its first diagnosis
+            diagnose_external_run(job)
+        else:
+            diagnose_and_store(
+                job_id,
+                job.attempt,
+                JobSpec.model_validate(job.spec),
+                None,
+                failure_reason=FailureReason(job.error_reason) if job.error_reason else None,
+                settings=settings,
+                may_probe=job.origin != JobOrigin.probe.value,
+            )
     except Exception as exc:  # a diagnosis that fails the same way again must not be retried for ever
         log.exception("job %s: diagnosis failed", job_id)
         error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]

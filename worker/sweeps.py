@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 
-from core.broker import enqueue_training
 from core.settings import get_settings
 from store import sweeps as sweep_store
 from store.db import session_scope
@@ -20,9 +19,10 @@ SWEEPS_PER_ROUND = 50
 
 
 def advance(sweep_id: str) -> int:
-    """Release what the sweep has room for (or end it) and send the released trials; how many were sent.
+    """Release what the sweep has room for (or end it) and send the released trials; how many were released.
 
-    A send that fails leaves its job queued with no message: the reaper sends it again."""
+    A trial whose send fails (or whose sent mark is not written) stays queued and unmarked: the reaper
+    sends it a lease later (store.sweeps.send_released)."""
     max_active = get_settings().max_active_jobs
 
     def release() -> list[sweep_store.Released]:
@@ -30,8 +30,12 @@ def advance(sweep_id: str) -> int:
             return sweep_store.advance(session=session, sweep_id=sweep_id, max_active_jobs=max_active, now=utcnow())
 
     released = with_database_retry(release, what=f"release of sweep {sweep_id}")
+    try:
+        with session_scope() as session:
+            sweep_store.send_released(session=session, released=released)
+    except Exception:  # the broker or the database is down: the reaper sends what is unmarked
+        log.exception("sweep %s: sending its released trials failed", sweep_id)
     for trial in released:
-        enqueue_training(trial.job_id, trial.queue)
         log.info("sweep %s: released trial job %s", sweep_id, trial.job_id)
     return len(released)
 

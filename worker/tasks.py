@@ -9,7 +9,10 @@ each job's process makes its own engine (never its parent's sockets), but the dr
 and dialect are imported, and the ORM's mappers configured, once here — in each job's
 process they would add ~100 ms to a job's start, a large part of submit → running.
 
-Every job that ends gets a final diagnosis: a verdict, or `not_applicable` saying why it has none.
+Every job that ends gets a final diagnosis: a verdict, or `not_applicable` saying why it has none. It is
+made after the job's process has given the worker's slot back (worker/job_process.py run_detachable), so
+a queue's next job does not wait for it; the worker thus runs up to its concurrency of trainings, plus the
+diagnoses of the jobs that just ended.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import logging
 import socket
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch._dynamo  # noqa: F401  (see the module docstring)
 from celery import Task
+from celery.signals import worker_process_shutdown
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, configure_mappers
 
@@ -38,9 +43,10 @@ from trainer.diagnose import not_applicable
 from trainwell.job import FailureReason, JobOrigin, JobStatus
 from trainwell.spec import JobSpec
 from worker.celery_app import app
-from worker.diagnosis import diagnose_and_store, store_diagnosis
-from worker.job_process import JobTerminated, run_in_fresh_process
+from worker.diagnosis import diagnose_and_store, diagnosis_lease, store_diagnosis
+from worker.job_process import JobTerminated, run_detachable, wait_for_detached
 from worker.logs import job_context
+from worker.model_files import save_model_file
 from worker.probes import settle_probes
 from worker.reporter import JobReporter, MetricsUnwritten, Superseded
 from worker.retry import with_database_retry
@@ -89,10 +95,17 @@ def train(self: Task, job_id: str) -> None:
         enqueue_training(job_id, found.queue)  # this message is acked when the task returns: one copy stays
         log.info("job %s: a probe, queued again behind its principal's own jobs", job_id)
         return
-    exit_code = run_in_fresh_process(lambda: run_job(job_id, worker=worker))
+    exit_code = run_detachable(lambda release: run_job(job_id, worker=worker, release=release))
     if exit_code != 0:
         # the row stays running; its heartbeat stops and the reaper requeues it
         log.error("job %s: its process exited with %d", job_id, exit_code)
+
+
+@worker_process_shutdown.connect
+def _finish_diagnoses(**_: Any) -> None:
+    """A warm shutdown waits for the tasks it runs; the diagnoses their processes carry on with after
+    releasing their slots are waited for here, in the pool child, before it exits (and takes them along)."""
+    wait_for_detached()
 
 
 def _delivery(job_id: str) -> Delivery | None:
@@ -105,7 +118,9 @@ def _delivery(job_id: str) -> Delivery | None:
         return None
 
 
-def run_job(job_id: str, *, worker: str) -> None:
+def run_job(job_id: str, *, worker: str, release: Callable[[], None] = lambda: None) -> None:
+    """Claim and train the job, store its outcome, then `release()` the worker's slot and diagnose it:
+    the diagnosis (seconds: its curvature) runs beside the next job rather than ahead of it."""
     settings = get_settings()
     with session_scope() as session:
         if not job_store.claim_job(session=session, job_id=job_id, worker=worker):
@@ -134,21 +149,23 @@ def run_job(job_id: str, *, worker: str) -> None:
             with_database_retry(lambda: settle_probes(probe_of), what=f"probe verdict of job {probe_of}")
         if not outcome.diagnosable:
             return
-        try:
-            diagnose_and_store(
-                job_id,
-                attempt,
-                spec,
-                result,
-                failure_reason=outcome.reason,
-                settings=settings,
-                may_probe=probe_of is None,
-            )
-        except Exception as exc:  # the job's own outcome is recorded; a diagnosis bug must not hide it
-            log.exception("diagnosis failed")
-            error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-            # unless the diagnosis got as far as storing itself (its probe jobs created, say)
-            store_diagnosis(job_id, attempt, not_applicable(f"the diagnosis failed ({error})"), keep_stored=True)
+        with diagnosis_lease(job_id, settings):
+            release()  # the worker's slot takes its next message now; this process goes on to diagnose
+            try:
+                diagnose_and_store(
+                    job_id,
+                    attempt,
+                    spec,
+                    result,
+                    failure_reason=outcome.reason,
+                    settings=settings,
+                    may_probe=probe_of is None,
+                )
+            except Exception as exc:  # the job's own outcome is recorded; a diagnosis bug must not hide it
+                log.exception("diagnosis failed")
+                error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+                # unless the diagnosis got as far as storing itself (its probe jobs created, say)
+                store_diagnosis(job_id, attempt, not_applicable(f"the diagnosis failed ({error})"), keep_stored=True)
         if sweep_id is not None:  # a sweep ends once its last trial is diagnosed: its table reads the diagnoses
             advance_sweep(sweep_id)
 
@@ -181,6 +198,13 @@ def _train(job_id: str, attempt: int, spec: JobSpec, reporter: JobReporter) -> t
         return failed, None
     summary = result.summary()
     if result.status == "completed":
+        try:  # before the final status: a succeeded job always has its model file
+            save_model_file(job_id, spec, result)
+        except Exception as exc:
+            log.exception("job %s: its model file could not be written", job_id)
+            message = f"the model file could not be written ({type(exc).__name__}: {exc})".splitlines()[0][:500]
+            unsaved = JobOutcome(JobStatus.failed, summary, FailureReason.exception, message, traceback.format_exc())
+            return unsaved, result
         return JobOutcome(JobStatus.succeeded, summary), result
     if result.status == "stopped":
         return JobOutcome(JobStatus.cancelled, summary), result

@@ -13,7 +13,7 @@ from api.idempotency import REPLAYED, IdempotencyKey, mark_replayed
 from api.services import cancellation, jobs, metrics, submission
 from store.jobs import Cursor
 from trainwell.job import Job, JobMetrics, JobPage, JobStatus
-from trainwell.metrics import METRIC_NAMES
+from trainwell.metrics import CUSTOM_NAME, METRIC_NAMES
 from trainwell.spec import UPLOADED_DATASET_ID, JobSpec
 
 # Folds are stored as SQL INTEGER: a larger index could only fail in the database.
@@ -29,8 +29,9 @@ SPEC_EXAMPLES: dict[str, Any] = {
     )
     for example in cast(dict[str, Any], JobSpec.model_config.get("json_schema_extra"))["examples"]
 }
+MAX_STEP = 2**31 - 1  # the store's step column is a 32-bit integer
 # `names` items: metric names, comma-separated or not; the service refuses any other, naming the allowed.
-_NAME = "|".join(sorted(METRIC_NAMES))
+_NAME = "|".join([*sorted(METRIC_NAMES), CUSTOM_NAME.pattern.strip("^$")])
 METRIC_NAMES_ITEM = WithJsonSchema({"type": "string", "pattern": f"^(?:{_NAME})?(?:,(?:{_NAME})?)*$"})
 
 router = APIRouter(
@@ -133,9 +134,20 @@ def read_job_metrics(
         Query(
             ge=4,
             le=100_000,
-            description="downsample each series (spikes kept)",
+            description="sample each series for a chart of this many points: the first, last, minimum and maximum "
+            "point of each bucket of 2^k steps, at the coarsest k with at least max_points / 4 buckets (between "
+            "max_points and 2 x max_points points; every spike kept)",
             openapi_examples={"chart": {"summary": "enough for a chart", "value": 500}},
         ),
     ] = None,
+    from_step: Annotated[int | None, Query(ge=0, le=MAX_STEP, description="the first step (zoom)")] = None,
+    to_step: Annotated[int | None, Query(ge=0, le=MAX_STEP, description="the last step, inclusive (zoom)")] = None,
 ) -> JobMetrics:
-    return metrics.read_job_metrics(session=session, job=job, names=names or [], fold=fold, max_points=max_points)
+    return metrics.read_job_metrics(
+        session=session,
+        job=job,
+        names=names or [],
+        fold=fold,
+        max_points=max_points,
+        steps=(from_step, to_step),
+    )

@@ -12,6 +12,7 @@ from store import models
 from store.principals import Caller
 from trainwell.diagnosis import Verdict
 from trainwell.job import Job, JobError, JobOrigin, JobPage, JobStatus, Progress
+from trainwell.run import RunSpec
 from trainwell.spec import JobSpec
 
 
@@ -22,7 +23,7 @@ def job_resource(job: models.Job, verdict: str | None, spec: JobSpec | None = No
         id=job.id,
         name=job.name,
         status=JobStatus(job.status),
-        spec=spec or JobSpec.model_validate(job.spec),
+        **_spec_or_run(job, spec),
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
@@ -35,6 +36,13 @@ def job_resource(job: models.Job, verdict: str | None, spec: JobSpec | None = No
         sweep_id=job.sweep_id,
         verdict=Verdict(verdict) if verdict else None,
     )
+
+
+def _spec_or_run(job: models.Job, spec: JobSpec | None) -> dict[str, JobSpec | RunSpec]:
+    """A trainwell job's JobSpec, or what an external run declared (its spec column holds that)."""
+    if job.origin == JobOrigin.external.value:
+        return {"run": RunSpec.model_validate(job.spec)}
+    return {"spec": spec or JobSpec.model_validate(job.spec)}
 
 
 def jobs_public(*, session: Session, jobs: Sequence[models.Job]) -> list[Job]:

@@ -15,7 +15,7 @@ from api.services.errors import Conflict, NotFound
 from core.broker import enqueue_landscape
 from store import landscapes as landscape_store
 from store import models
-from trainwell.job import FINAL_STATUSES, JobStatus
+from trainwell.job import FINAL_STATUSES, JobOrigin, JobStatus
 from trainwell.landscape import Landscape, LandscapeStatus
 
 
@@ -27,6 +27,8 @@ class LandscapeRequest:
 
 def request_landscape(*, session: Session, job: models.Job) -> LandscapeRequest:
     """Queue the job's landscape for a worker; a failed one is computed again."""
+    if job.origin == JobOrigin.external.value:
+        raise Conflict("no_weights", f"run {job.id!r} trained in its owner's loop: the service has no weights of it")
     if JobStatus(job.status) not in FINAL_STATUSES:
         raise Conflict("job_not_finished", f"job {job.id!r} is {job.status}; its landscape needs its final weights")
     if job.epoch == 0:

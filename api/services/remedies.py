@@ -15,6 +15,7 @@ from api.services.errors import Conflict, Invalid, NotFound
 from store import models
 from store.diagnoses import get_diagnosis
 from trainwell.diagnosis import DiagnosisStatus, merge_patch
+from trainwell.job import JobOrigin
 from trainwell.spec import JobSpec
 
 MAX_NAME_CHARS = 200  # JobSpec.name's limit: a remedy's title becomes the new job's name
@@ -22,6 +23,8 @@ MAX_NAME_CHARS = 200  # JobSpec.name's limit: a remedy's title becomes the new j
 
 def remedy_spec(*, session: Session, job: models.Job, code: str, index: int) -> JobSpec:
     """The spec of the job with remedy `index` of its diagnosis' finding `code` applied."""
+    if job.origin == JobOrigin.external.value:
+        raise Conflict("no_spec", f"run {job.id!r} trained in its owner's loop: it has no job spec to patch")
     diagnosis = get_diagnosis(session=session, job_id=job.id)
     if diagnosis is None or diagnosis.status is DiagnosisStatus.pending:
         raise Conflict("diagnosis_pending", f"job {job.id!r} has no diagnosis yet; it is made when the job ends")

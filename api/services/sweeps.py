@@ -23,7 +23,6 @@ from api.services.storable import refuse_nul
 from api.services.submission import past_limit
 from api.services.sweep_comparison import compare
 from api.services.workers import require_gpu_worker
-from core.broker import enqueue_training
 from core.settings import Settings
 from store import jobs as job_store
 from store import models
@@ -116,8 +115,7 @@ def create_sweep(
             raise
         return Created(existing, replayed=True)
     try:
-        for trial in released:
-            enqueue_training(trial.job_id, trial.queue)
+        sweep_store.send_released(session=session, released=released)
     except Exception:
         sweep_store.delete_sweep(session=session, sweep_id=sweep_id)  # a failed create stores nothing
         session.commit()
@@ -207,8 +205,7 @@ def release(*, session: Session, sweep_id: str, settings: Settings) -> None:
         session=session, sweep_id=sweep_id, max_active_jobs=settings.max_active_jobs, now=utcnow()
     )
     session.commit()
-    for trial in released:
-        enqueue_training(trial.job_id, trial.queue)
+    sweep_store.send_released(session=session, released=released)
 
 
 def sweep_resource(*, session: Session, sweep: models.Sweep, detail: bool = True) -> Sweep:

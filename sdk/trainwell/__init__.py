@@ -6,6 +6,9 @@ with trainwell.Client() as client:
     print(job.summary)
 """
 
+import os
+from typing import TYPE_CHECKING
+
 from trainwell._client import AsyncClient, Client
 from trainwell._exceptions import (
     APIConnectionError,
@@ -107,6 +110,19 @@ __all__ = [
     "UnprocessableEntityError",
     "Verdict",
     "WaitTimeoutError",
+    "load_model",
     "load_spec_file",
 ]
 __version__ = "0.1.0"
+
+
+if TYPE_CHECKING:
+    from trainwell.torch_model import RawRowsModel
+
+
+def load_model(path: str | os.PathLike[str]) -> "RawRowsModel":
+    """A downloaded safetensors model file rebuilt as a torch module (the `[torch]` extra): raw rows in,
+    logits for `model.labels` or values out. torch is imported here, never by `import trainwell`."""
+    from trainwell.torch_model import load_model as load
+
+    return load(path)

@@ -23,6 +23,7 @@ from trainwell._exceptions import status_error
 from trainwell.events import JobEvent, aiter_events, iter_events
 from trainwell.resources.datasets import AsyncDatasets, Datasets
 from trainwell.resources.jobs import AsyncJobs, Jobs
+from trainwell.resources.runs import Runs
 from trainwell.resources.sweeps import AsyncSweeps, Sweeps
 
 
@@ -37,6 +38,7 @@ class Client(BaseClient):
     jobs: Jobs
     datasets: Datasets
     sweeps: Sweeps
+    runs: Runs
 
     def __init__(
         self,
@@ -53,6 +55,7 @@ class Client(BaseClient):
         self.jobs = Jobs(self)
         self.datasets = Datasets(self)
         self.sweeps = Sweeps(self)
+        self.runs = Runs(self)
 
     def request(self, call: Call[ModelT]) -> ModelT:
         attempt = Attempt(call)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import PrivateAttr
@@ -45,6 +46,9 @@ class JobHandle(Job):
 
     def plot(self, path: str | os.PathLike[str] | None = None, *, fold: int = 0) -> Figure:
         return self._resource().plot(self.id, path=path, fold=fold)
+
+    def download_model(self, path: str | os.PathLike[str], *, format: str = "safetensors") -> Path:
+        return self._resource().download_model(self.id, path, format=format)
 
     def _resource(self) -> Jobs:
         if self._jobs is None:

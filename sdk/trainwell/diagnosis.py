@@ -78,6 +78,8 @@ class FindingCode(StrEnum):
     local_minimum = "local_minimum"
     not_critical = "not_critical"  # the gradient was still large at the final weights
     curvature_skipped = "curvature_skipped"
+    # a run from the user's own loop: the checks its logged metrics give no basis for, and why
+    not_examined = "not_examined"
     # the probe runs: short child jobs that tell an optimization failure from model bias
     easier_probe_fits_better = "easier_probe_fits_better"  # a shallower, easier-to-optimize model trained further
     bigger_probe_fits_better = "bigger_probe_fits_better"  # only more capacity helped

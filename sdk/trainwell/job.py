@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from trainwell.diagnosis import Verdict
+from trainwell.run import RunSpec
 from trainwell.spec import JobSpec
 
 if TYPE_CHECKING:  # pandas is the SDK's optional extra [pandas]; the service never needs it
@@ -36,6 +37,7 @@ class JobOrigin(StrEnum):
     probe = "probe"
     remedy = "remedy"
     sweep = "sweep"
+    external = "external"  # a run logged from the user's own training loop (trainwell.run)
 
 
 class Progress(BaseModel):
@@ -65,7 +67,8 @@ class Job(BaseModel):
     id: str
     name: str | None
     status: JobStatus
-    spec: JobSpec
+    spec: JobSpec | None = None  # None for an external run, which has `run` instead
+    run: RunSpec | None = None  # what an external run declared (origin "external")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -1,11 +1,13 @@
 """Metric names: one list shared by the trainer, the store, the API, the SDK and the dashboard.
 
 Epoch metrics are recorded once per epoch (per fold); step metrics every
-`instrumentation.log_every_steps` steps. The store refuses any other name.
+`instrumentation.log_every_steps` steps. The store refuses any other name, but a run's own
+`custom/…` series (is_metric_name).
 """
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 
@@ -44,3 +46,13 @@ class MetricName(StrEnum):
 
 METRIC_NAMES = frozenset(m.value for m in MetricName)
 STEP_METRICS = frozenset({MetricName.step_loss, MetricName.step_grad_norm, MetricName.step_lr})
+
+# A run logged from the user's own loop (trainwell.run) may add its own series under this prefix. The store's
+# name column is 64 characters, and a bounded alphabet keeps names safe in URLs, CSV headers and the dashboard.
+CUSTOM_PREFIX = "custom/"
+CUSTOM_NAME = re.compile(r"^custom/[A-Za-z0-9_.\-/]{1,57}$")
+
+
+def is_metric_name(name: str) -> bool:
+    """A shared metric name, or a run's own `custom/…` one."""
+    return name in METRIC_NAMES or CUSTOM_NAME.match(name) is not None

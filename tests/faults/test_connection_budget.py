@@ -21,8 +21,8 @@ from tests.stack import make_services, new_key, redis_database
 MAX_CONNECTIONS = 30
 API_PROCESSES, API_CONNECTIONS = 2, 10
 WORKERS, WORKER_CONNECTIONS = 1, 2
-# the formula of docs/configuration.md: API processes × api + workers × 2 × worker
-BUDGET = API_PROCESSES * API_CONNECTIONS + WORKERS * 2 * WORKER_CONNECTIONS
+# the formula of docs/configuration.md: API processes × api + workers × 3 × worker
+BUDGET = API_PROCESSES * API_CONNECTIONS + WORKERS * 3 * WORKER_CONNECTIONS
 TINY = {"dataset": {"name": "iris"}, "model": {"hidden": [8]}, "epochs": 1}
 REQUESTS, CONCURRENCY = 600, 120
 

@@ -9,6 +9,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,71 @@ def test_a_diagnosis_or_landscape_lost_on_every_attempt_ends_with_the_reason(ser
         assert landscape["status"] == "failed" and "lost on each of 3 attempts" in landscape["error"], landscape
         time.sleep(1.5)  # a few more reaper rounds: nothing is sent again
         assert "diagnosing it again" not in services.worker_logs()
+
+
+# the diagnosis reads every row (its curvature's Hessian-vector products, the test gap's per-row losses):
+# on a million rows it takes seconds, where digits' takes half of one
+MANY_ROWS = {
+    "dataset": {"name": "moons", "n_samples": 1_000_000},
+    "model": {"hidden": [128, 128]},
+    "batch_size": 1024,
+    "epochs": 1,
+    "diagnosis": {"probes": False},
+}
+
+
+def test_the_next_job_trains_while_the_last_one_is_diagnosed(services: Services) -> None:
+    """A job's diagnosis gives the worker's one slot back first: the queue's next job starts as soon as the
+    last one's status is stored, not after its diagnosis (which is then still made, and made once)."""
+    services.start_worker()
+    with services.client(new_key(services.database_url, "slot")) as client:
+        first = client.post("/v1/jobs", json=MANY_ROWS).json()
+        second = client.post("/v1/jobs", json={**SPEC, "epochs": 1, "diagnosis": {"probes": False}}).json()
+        for job in (first, second):
+            assert wait_for_diagnosis(client, job["id"], ("ready",), timeout=240)["status"] == "ready"
+        engine = make_engine(services.database_url)
+        try:
+            with engine.connect() as connection:
+                diagnosed, attempt = connection.execute(
+                    text("SELECT updated_at, attempt FROM diagnoses WHERE job_id = :id"), {"id": first["id"]}
+                ).one()
+                started = connection.scalar(text("SELECT started_at FROM jobs WHERE id = :id"), {"id": second["id"]})
+        finally:
+            engine.dispose()
+        assert started < diagnosed, (started, diagnosed)
+        assert attempt == 0 and "diagnosing it again" not in services.worker_logs()
+
+
+def test_a_diagnosis_or_landscape_running_longer_than_its_lease_is_not_made_again(services: Services) -> None:
+    """A lease is renewed while the work runs (the diagnosis's by its own process, the landscape's by the
+    worker whose pool runs it): work that outlasts it is made once, not sent again after 2 s."""
+    services.start_worker()
+    with services.client(new_key(services.database_url, "long-work")) as client:
+        job = client.post("/v1/jobs", json=MANY_ROWS).json()
+        diagnosis = wait_for_diagnosis(client, job["id"], ("ready", "not_applicable"), timeout=180)
+        assert diagnosis["status"] == "ready", diagnosis
+        assert client.post(f"/v1/jobs/{job['id']}/landscape").status_code == 202
+        landscape = wait_for_landscape(client, job["id"], timeout=180)
+        assert landscape["status"] == "ready", landscape
+        engine = make_engine(services.database_url)
+        try:
+            with engine.connect() as connection:
+                diagnosed_after, sent_again = connection.execute(
+                    text(
+                        "SELECT EXTRACT(EPOCH FROM d.updated_at - j.finished_at), d.attempt"
+                        " FROM diagnoses d JOIN jobs j ON j.id = d.job_id WHERE j.id = :id"
+                    ),
+                    {"id": job["id"]},
+                ).one()
+                claims = connection.scalar(text("SELECT attempt FROM landscapes WHERE job_id = :id"), {"id": job["id"]})
+        finally:
+            engine.dispose()
+        lease = 2.0  # fault_services
+        computed_in = (
+            datetime.fromisoformat(landscape["finished_at"]) - datetime.fromisoformat(landscape["requested_at"])
+        ).total_seconds()
+        # the premise: each outlasted its lease (else this test would show nothing)
+        assert diagnosed_after > lease and computed_in > lease, (diagnosed_after, computed_in)
+        assert sent_again == 0 and claims == 1, (sent_again, claims)
+        logs = services.worker_logs()
+        assert "diagnosing it again" not in logs and "computing it again" not in logs

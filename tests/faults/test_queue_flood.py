@@ -68,7 +68,7 @@ def test_jobs_queued_past_requeue_after_are_not_copied_and_a_lost_message_is_res
                 for job_id in waiting:
                     assert wait_for(client, job_id, finished, timeout=120)["status"] == "succeeded"
             logs = services.worker_logs()
-            assert logs.count("message sent again") == 1, logs[-3000:]
+            assert logs.count("its message not in the broker; sent again") == 1, logs[-3000:]
         finally:
             broker.close()
             services.stop()

@@ -15,7 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
+from store.db import make_engine
+from store.models import Sweep, utcnow
+from store.sweeps import release_trials
 from tests.stack import Services, fault_services, new_key, poll, wait_for
 
 SWEEP = {
@@ -34,9 +39,9 @@ SWEEP = {
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:
-    # A worker killed between a release's commit and its send leaves a queued trial with no message: the
-    # reaper sends it again once REQUEUE_AFTER_SECONDS have passed (and the broker does not hold it).
-    with fault_services(tmp_path, requeue_after_seconds="5") as running:
+    # REQUEUE_AFTER_SECONDS stays at its default (300 s, past every wait here): a trial whose release was
+    # committed by a worker killed before its send must be sent by the reaper a lease after its release.
+    with fault_services(tmp_path) as running:
         yield running
 
 
@@ -48,6 +53,30 @@ def _sweep(client: httpx.Client, sweep_id: str) -> dict[str, Any]:
 def _trials(client: httpx.Client, sweep_id: str) -> list[dict[str, Any]]:
     jobs: list[dict[str, Any]] = client.get("/v1/jobs", params={"sweep_id": sweep_id, "limit": 200}).json()["data"]
     return jobs
+
+
+def test_a_release_whose_sender_died_is_sent_a_lease_later(services: Services) -> None:
+    """The release is committed and its sender dies before the send: here the test is that sender (it
+    commits a release through the store, as the API and the worker do, and sends nothing)."""
+    services.start_worker()
+    with services.client(new_key(services.database_url, "sweep-unsent")) as client:
+        spec = {**SWEEP, "grid": {"batch_size": [32]}, "seeds": [0, 1], "max_parallel": 1}
+        sweep = client.post("/v1/sweeps", json={**spec, "base": {**SWEEP["base"], "epochs": 1}}).json()
+        first = poll(lambda: _trials(client, sweep["id"]), lambda jobs: bool(jobs), "no trial released", 30, every=0.1)
+        engine = make_engine(services.database_url)
+        try:
+            with Session(engine) as session:
+                session.execute(update(Sweep).where(Sweep.id == sweep["id"]).values(max_parallel=2))
+                released = release_trials(session=session, sweep_id=sweep["id"], max_active_jobs=100, now=utcnow())
+                session.commit()  # and no message is ever sent for it
+        finally:
+            engine.dispose()
+        assert len(released) == 1 and released[0].job_id != first[0]["id"]
+        # the lease is 2 s and the reaper runs every 0.5 s; 300 s (the resend of a lost message) is far off
+        trial = wait_for(client, released[0].job_id, lambda job: job["status"] == "succeeded", timeout=120)
+        assert trial["attempt"] == 1, trial
+        logs = services.worker_logs()
+        assert f"job {released[0].job_id}: still queued, its message not in the broker; sent again" in logs
 
 
 def _kill(services: Services) -> None:

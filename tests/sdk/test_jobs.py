@@ -31,6 +31,9 @@ def test_submit_wait_metrics_round_trip(client: trainwell.Client, tmp_path: Path
     assert {(s.name, s.fold) for s in metrics.series} == {("train_loss", 0), ("val_loss", 0)}
     train_loss = metrics.get("train_loss")
     assert train_loss is not None and train_loss.epochs == [1, 2, 3]
+    second = train_loss.points[1].step
+    zoomed = client.jobs.metrics(done.id, names=["train_loss"], from_step=second, to_step=second, max_points=4)
+    assert zoomed.series[0].epochs == [2], "from_step / to_step zoom in"
 
     frame = client.jobs.metrics(done.id).to_pandas()
     assert list(frame.columns) == ["name", "fold", "epoch", "step", "value"]

@@ -215,6 +215,15 @@ def test_metrics_downsampling_and_filters(stack: Stack) -> None:
         assert client.get(f"/v1/jobs/{job['id']}/metrics", params={"fold": 1}).json()["series"] == []
         unknown = client.get(f"/v1/jobs/{job['id']}/metrics", params={"names": "val_los"})
         assert unknown.status_code == 422 and "val_loss" in unknown.json()["error"]["message"]
+        low, high = full["points"][3]["step"], full["points"][6]["step"]
+        for max_points in (None, 100):  # a zoom, read whole or sampled from the rollups
+            params = {"names": "train_loss", "from_step": low, "to_step": high}
+            zoomed = client.get(
+                f"/v1/jobs/{job['id']}/metrics", params=params | ({"max_points": max_points} if max_points else {})
+            )
+            assert zoomed.json()["series"][0]["points"] == full["points"][3:7]
+        backwards = client.get(f"/v1/jobs/{job['id']}/metrics", params={"from_step": high, "to_step": low})
+        assert backwards.status_code == 422 and "to_step" in backwards.json()["error"]["message"]
 
 
 def test_readiness_checks_database_and_broker(stack: Stack) -> None:

@@ -23,16 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.callbacks import FitResult
-from trainer.datasets import DatasetError
+from trainer.datasets import Dataset, DatasetError
 from trainer.diagnose.adversarial import adversarial_auc
 from trainer.diagnose.curvature import CurvatureBudget
 from trainer.diagnose.facts import DataFacts, data_facts, facts_of, load_fold
 from trainer.diagnose.history import History, JobRecord
 from trainer.diagnose.losses import mismatch_suspected
 from trainer.diagnose.probes import plan_probes
-from trainer.diagnose.rules import curvature_finding, run_rules
+from trainer.diagnose.rules import RULES, Rule, curvature_finding, run_rules
 from trainer.diagnose.verdict import decide, good_fit_unsupported
 from trainer.diagnose.weights import job_curvature, test_gap_standard_error
+from trainer.splits import FoldData
 from trainwell.diagnosis import Curvature, Diagnosis, DiagnosisStatus, Finding, Verdict
 from trainwell.job import FailureReason
 from trainwell.limits import ServiceLimits
@@ -73,42 +74,48 @@ def diagnose(
     train_seconds: float,
     data_dir: Path | None,
     scope: DiagnosisScope = RULES_AND_CURVATURE,
+    facts: DataFacts | None = None,
+    rules: tuple[Rule, ...] = RULES,
 ) -> Diagnosis:
     """Diagnose a finished (or failed, diverged, stopped) job.
 
     history: fold → metric name → per-epoch values, from the EpochRecords the job reported.
     failure_reason: why the job failed, None if it did not.
     train_seconds: the job's training time; the curvature analysis gets max(25% of it, 3 s).
+    facts: the data facts when there is no dataset to measure them on (a run from the user's own loop,
+      trainer/diagnose/external.py); then nothing needs the data: no test-gap error, adversarial
+      validation or curvature. rules: the rules to run (default: all).
     """
     diverged = (result is not None and result.status == "diverged") or failure_reason == FailureReason.diverged
     message = (
         result.message if result is not None and result.message else failure_reason
     ) or "the loss became non-finite"
     fold = max(history) if history else 0  # the fold the final weights were trained on (the last one)
-    try:
-        dataset, data = load_fold(spec, data_dir, fold)
-    except DatasetError as error:
-        return not_applicable(f"the dataset could not be loaded ({error})")
-    facts = facts_of(spec, dataset, data)
+    loaded: tuple[Dataset, FoldData] | None = None
+    if facts is None:
+        try:
+            loaded = load_fold(spec, data_dir, fold)
+        except DatasetError as error:
+            return not_applicable(f"the dataset could not be loaded ({error})")
+        facts = facts_of(spec, *loaded)
     if facts.trivial_loss <= 0:  # every rule judges a loss as a fraction of it
         return not_applicable("all training labels are the same, so there is no trivial predictor's loss to judge by")
-    weights = result.state_dict if result is not None and not diverged else None
-    if weights is not None and job_epochs(history) > 0:
-        facts = dataclasses.replace(facts, test_gap_se=test_gap_standard_error(spec, weights, dataset, data))
+    weights = result.state_dict if result is not None and not diverged and loaded is not None else None
+    if weights is not None and loaded is not None and job_epochs(history) > 0:
+        facts = dataclasses.replace(facts, test_gap_se=test_gap_standard_error(spec, weights, *loaded))
     job = JobRecord(spec, facts, history, message if diverged else None, limits=scope.limits)
     if job.epochs == 0 and not diverged:  # a loss that overflowed in the first epoch is evidence; nothing else is
         return not_applicable(f"the job ended before its first epoch ({failure_reason or 'no epochs'})")
-    if mismatch_suspected(job):
-        auc = adversarial_auc(data.X_train, data.X_test, seed=spec.seed)
+    if loaded is not None and mismatch_suspected(job):
+        auc = adversarial_auc(loaded[1].X_train, loaded[1].X_test, seed=spec.seed)
         job = dataclasses.replace(job, facts=dataclasses.replace(job.facts, adversarial_auc=auc))
-    findings = run_rules(job)
+    findings = run_rules(job, rules)
     analysis = None
-    if scope.curvature and weights is not None and job.epochs > 0:
+    if scope.curvature and weights is not None and loaded is not None and job.epochs > 0:
         analysis = job_curvature(
             spec,
             weights,
-            dataset,
-            data,
+            *loaded,
             loss_scale=job.facts.trivial_loss,
             budget=CurvatureBudget.for_job(train_seconds),
         )

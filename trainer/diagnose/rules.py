@@ -40,8 +40,8 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def run_rules(job: JobRecord) -> list[Finding]:
-    return [finding for rule in RULES if (finding := rule(job)) is not None]
+def run_rules(job: JobRecord, rules: tuple[Rule, ...] = RULES) -> list[Finding]:
+    return [finding for rule in rules if (finding := rule(job)) is not None]
 
 
 def curvature_finding(curvature: Curvature, job: JobRecord) -> Finding:

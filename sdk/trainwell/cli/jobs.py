@@ -1,4 +1,4 @@
-"""`trainwell jobs ls|show|wait|cancel|metrics|diagnose|plot|landscape`."""
+"""`trainwell jobs ls|show|wait|cancel|metrics|diagnose|plot|landscape|model`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import typer
 from trainwell.cli import render
 from trainwell.cli.context import exit_for, state
 from trainwell.job import JobStatus
+from trainwell.model_formats import ModelFormatName
 
 app = typer.Typer(help="List, inspect, cancel and plot your jobs.", no_args_is_help=True)
 
@@ -115,3 +116,19 @@ def landscape_job(
         raise typer.Exit(1)
     out.write_bytes(jobs.landscape_plot(job_id))
     render.written(out, as_json=as_json)
+
+
+@app.command("model")
+def download_model(
+    ctx: typer.Context,
+    job_id: JobId,
+    out: Annotated[Path, typer.Option("--out", "-o", help="the model file to write")],
+    format: Annotated[
+        ModelFormatName, typer.Option("--format", "-f", help="safetensors, pt2 (torch.export) or onnx")
+    ] = "safetensors",
+    timeout: Annotated[float, typer.Option(help="give up after this many seconds")] = 600.0,
+    as_json: AsJson = False,
+) -> None:
+    """Download a succeeded job's trained model; the pt2 and onnx files take raw rows (normalization included)."""
+    written = state(ctx).client().jobs.download_model(job_id, out, format=format, timeout=timeout)
+    render.written(written, as_json=as_json)

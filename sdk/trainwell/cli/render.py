@@ -86,12 +86,17 @@ def job_detail(job: Job, *, as_json: bool) -> None:
         return
     out.print(f"job [bold]{job.id}[/] ({escape(job.name or 'unnamed')}): {_status(job)}, epoch {_progress(job)}")
     spec = job.spec
-    out.print(
-        escape(
-            f"  {spec.dataset.name} · {spec.model.kind} {spec.model.hidden} · {spec.optimizer.name}"
-            f" lr={spec.optimizer.lr:g} · batch {spec.batch_size} · {spec.epochs} epochs"
+    if spec is not None:
+        out.print(
+            escape(
+                f"  {spec.dataset.name} · {spec.model.kind} {spec.model.hidden} · {spec.optimizer.name}"
+                f" lr={spec.optimizer.lr:g} · batch {spec.batch_size} · {spec.epochs} epochs"
+            )
         )
-    )
+    elif job.run is not None:
+        out.print(
+            escape(f"  external run · {job.run.task}" + (f", {job.run.classes} classes" if job.run.classes else ""))
+        )
     if job.error is not None:
         out.print(f"  [red]{escape(job.error.reason)}[/]: {escape(job.error.message)}")
     summary = job.summary or {}

@@ -10,10 +10,12 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from trainwell._base_client import Binary, Call
+from trainwell._download import download_model
 from trainwell._exceptions import APIConnectionError, APIStatusError, WaitTimeoutError
 from trainwell._handle import AsyncJobHandle, JobHandle
 from trainwell._pagination import AsyncCursorPage, AsyncPaginator, SyncCursorPage
@@ -82,9 +84,13 @@ def landscape_plot_call(job: JobRef) -> Call[Binary]:
 
 
 def metrics_call(
-    job: JobRef, names: Iterable[str] | None, fold: int | None, max_points: int | None
+    job: JobRef,
+    names: Iterable[str] | None,
+    fold: int | None,
+    max_points: int | None,
+    steps: tuple[int | None, int | None] = (None, None),
 ) -> Call[JobMetrics]:
-    params: dict[str, Any] = {"fold": fold, "max_points": max_points}
+    params: dict[str, Any] = {"fold": fold, "max_points": max_points, "from_step": steps[0], "to_step": steps[1]}
     if names is not None:
         params["names"] = ",".join(names)
     return Call("GET", _path(job, "/metrics"), JobMetrics, params={k: v for k, v in params.items() if v is not None})
@@ -133,9 +139,12 @@ class Jobs:
         names: Iterable[str] | None = None,
         fold: int | None = None,
         max_points: int | None = None,
+        from_step: int | None = None,
+        to_step: int | None = None,
     ) -> JobMetrics:
-        """Series per metric name and fold; `max_points` downsamples long series on the server."""
-        return self._client.request(metrics_call(job, names, fold, max_points))
+        """Series per metric name and fold; `max_points` downsamples long series on the server, `from_step` and
+        `to_step` (inclusive) zoom in."""
+        return self._client.request(metrics_call(job, names, fold, max_points, (from_step, to_step)))
 
     def diagnosis(self, job: JobRef) -> Diagnosis:
         """Why the job fits the way it does: verdict, findings with evidence and remedies (`status: pending`
@@ -158,6 +167,15 @@ class Jobs:
     def landscape_plot(self, job: JobRef) -> bytes:
         """The error surface's contour plot as PNG bytes, once its landscape is ready."""
         return self._client.request(landscape_plot_call(job)).content
+
+    def download_model(
+        self, job: JobRef, path: str | os.PathLike[str], *, format: str = "safetensors", timeout: float = 600.0
+    ) -> Path:
+        """Write the job's trained model to `path` in `format` (safetensors, pt2 or onnx), waiting while a
+        worker exports it; returns the path."""
+        job_id = job.id if isinstance(job, Job) else job
+        _path(job)  # refuses an empty id
+        return download_model(self._client, job_id, path, export_format=format, timeout=timeout)
 
     def wait_landscape(self, job: JobRef, *, timeout: float = 600.0, poll_interval: float = 0.5) -> Landscape:
         """Ask for the error surface (unless already asked) and wait until it is ready or failed."""
@@ -264,8 +282,10 @@ class AsyncJobs:
         names: Iterable[str] | None = None,
         fold: int | None = None,
         max_points: int | None = None,
+        from_step: int | None = None,
+        to_step: int | None = None,
     ) -> JobMetrics:
-        return await self._client.request(metrics_call(job, names, fold, max_points))
+        return await self._client.request(metrics_call(job, names, fold, max_points, (from_step, to_step)))
 
     async def diagnosis(self, job: JobRef) -> Diagnosis:
         return await self._client.request(diagnosis_call(job))
