@@ -15,6 +15,8 @@ from typing import Annotated
 import anyio
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -95,9 +97,28 @@ OwnJobDep = Annotated[models.Job, Depends(get_own_job)]
 OwnDatasetDep = Annotated[Dataset, Depends(get_own_dataset)]
 
 
-async def refuse_nul_parameters(request: Request) -> None:
-    """A router dependency: a path or query value holding NUL is a 422 naming it, never a 500."""
+async def refuse_malformed_parameters(request: Request) -> None:
+    """A router dependency: a path or query value holding NUL is a 422 naming it, never a 500; a query
+    parameter the operation does not take is a 422 naming the ones it does, so a misspelt `to_step` or
+    `format` is not silently read as its default."""
     for location, params in (("path", request.path_params.items()), ("query", request.query_params.multi_items())):
         for name, value in params:
             if nul_field(value, name):
                 raise InvalidField(f"{location}.{name}", NUL_MESSAGE)
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute):
+        taken = _query_names(route)
+        for name in request.query_params:
+            if name not in taken:
+                accepted = ", ".join(sorted(taken)) or "none"
+                raise InvalidField(f"query.{name}", f"not a parameter of this operation; it takes: {accepted}")
+
+
+def _query_names(route: APIRoute) -> set[str]:
+    """The query parameters a route and its dependencies declare, by the name a client sends (a walk of
+    a few nodes: cheaper than any cache keyed by the unhashable route)."""
+    return _declared(route.dependant)
+
+
+def _declared(dependant: Dependant) -> set[str]:
+    return {field.alias for field in dependant.query_params}.union(*map(_declared, dependant.dependencies))

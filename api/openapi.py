@@ -31,6 +31,10 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
         "examples": {"shipped": {"summary": "a shipped dataset", "value": "iris"}},
     },
 }
+# a shipped dataset can be read but never deleted: the delete takes an upload's id, which no example knows
+DELETE_PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "dataset_id": {"description": "the `id` (`ds_…`) POST /v1/datasets answered for one of your uploads"},
+}
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -61,10 +65,11 @@ def complete_schema(schema: dict[str, Any], settings: Settings) -> dict[str, Any
         {"pattern": UPLOADED_DATASET_ID.pattern},
     ]
     for operations in schema["paths"].values():
-        for operation in operations.values():
+        for method, operation in operations.items():
+            documented = DELETE_PATH_PARAMETERS if method == "delete" else PATH_PARAMETERS
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "path":
-                    parameter.update(PATH_PARAMETERS.get(parameter["name"], {}))
+                    parameter.update(documented.get(parameter["name"], PATH_PARAMETERS.get(parameter["name"], {})))
     return schema
 
 

@@ -59,6 +59,10 @@ def run_detachable(target: Callable[[Callable[[], None]], None]) -> int:
     pid = os.fork()
     if pid == 0:  # the job's process
         os.close(readable)
+        release = _Release(writable)
+        # a process the job forks in turn (a DataLoader's workers) must not hold the pipe open: the pool
+        # child would read its end of file only once they had exited too
+        os.register_at_fork(after_in_child=release.forget)
         code = 1
         try:
             # a job whose pool child is gone has no one to report to: it dies too, and the reaper
@@ -66,7 +70,7 @@ def run_detachable(target: Callable[[Callable[[], None]], None]) -> int:
             exit_with_parent()
             signal.signal(signal.SIGTERM, _terminate)
             signal.signal(signal.SIGUSR1, signal.SIG_DFL)  # Celery's soft-limit handler belongs to the pool child
-            target(lambda: _release(writable))
+            target(release)
             code = 0
         except BaseException:
             log.exception("job process failed")
@@ -89,10 +93,24 @@ def run_detachable(target: Callable[[Callable[[], None]], None]) -> int:
         raise
 
 
-def _release(writable: int) -> None:
-    with contextlib.suppress(OSError):
-        os.write(writable, b"r")
-        os.close(writable)
+class _Release:
+    """The job process's end of the pipe: calling it tells the pool child the slot is free."""
+
+    def __init__(self, writable: int) -> None:
+        self.writable: int | None = writable
+
+    def __call__(self) -> None:
+        if self.writable is not None:
+            with contextlib.suppress(OSError):
+                os.write(self.writable, b"r")
+            self.forget()
+
+    def forget(self) -> None:
+        """Close the pipe here; once closed its number may name another file, which is left alone."""
+        if self.writable is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.writable)
+            self.writable = None
 
 
 def reap_detached() -> None:

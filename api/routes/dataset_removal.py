@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response, status
 
-from api.deps import CallerDep, SessionDep, SettingsDep, refuse_nul_parameters
+from api.deps import CallerDep, SessionDep, SettingsDep, refuse_malformed_parameters
 from api.errors import AUTHENTICATED, error_responses
 from api.services.dataset_removal import delete_dataset as remove
 
 router = APIRouter(
-    prefix="/v1/datasets", tags=["datasets"], responses=AUTHENTICATED, dependencies=[Depends(refuse_nul_parameters)]
+    prefix="/v1/datasets",
+    tags=["datasets"],
+    responses=AUTHENTICATED,
+    dependencies=[Depends(refuse_malformed_parameters)],
 )
 
 

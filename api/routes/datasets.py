@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile  # what request.form() yields (fastapi's is a subclass)
 
-from api.deps import CallerDep, OwnDatasetDep, SessionDep, SettingsDep, refuse_nul_parameters
+from api.deps import CallerDep, OwnDatasetDep, SessionDep, SettingsDep, refuse_malformed_parameters
 from api.errors import AUTHENTICATED, ApiError, error_responses
 from api.services import datasets
 from api.services.datasets import MAX_TEXT_FIELD_CHARS, TASKS
@@ -16,7 +16,10 @@ from api.services.errors import InvalidField
 from trainwell.dataset import Dataset, DatasetList
 
 router = APIRouter(
-    prefix="/v1/datasets", tags=["datasets"], responses=AUTHENTICATED, dependencies=[Depends(refuse_nul_parameters)]
+    prefix="/v1/datasets",
+    tags=["datasets"],
+    responses=AUTHENTICATED,
+    dependencies=[Depends(refuse_malformed_parameters)],
 )
 
 FIELDS = {"file", "target", "task", "name"}

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from api.deps import OwnJobDep, SessionDep, refuse_nul_parameters
+from api.deps import OwnJobDep, SessionDep, refuse_malformed_parameters
 from api.errors import AUTHENTICATED, error_responses
 from api.services import diagnoses
 from trainwell.diagnosis import Diagnosis
 
 router = APIRouter(
-    prefix="/v1/jobs", tags=["diagnosis"], responses=AUTHENTICATED, dependencies=[Depends(refuse_nul_parameters)]
+    prefix="/v1/jobs", tags=["diagnosis"], responses=AUTHENTICATED, dependencies=[Depends(refuse_malformed_parameters)]
 )
 
 

@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header
 from sse_starlette import EventSourceResponse
 
-from api.deps import OwnJobDep, SessionDep, refuse_nul_parameters
+from api.deps import OwnJobDep, SessionDep, refuse_malformed_parameters
 from api.errors import AUTHENTICATED, ApiError, error_responses
 from api.live import Cursor, job_events
 
 router = APIRouter(
-    prefix="/v1/jobs", tags=["jobs"], responses=AUTHENTICATED, dependencies=[Depends(refuse_nul_parameters)]
+    prefix="/v1/jobs", tags=["jobs"], responses=AUTHENTICATED, dependencies=[Depends(refuse_malformed_parameters)]
 )
 
 # Proxies and load balancers drop a connection that stays silent for a while (often 30-60 s);

@@ -7,7 +7,7 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from pydantic import WithJsonSchema
 
-from api.deps import CallerDep, OwnJobDep, SessionDep, SettingsDep, refuse_nul_parameters
+from api.deps import CallerDep, OwnJobDep, SessionDep, SettingsDep, refuse_malformed_parameters
 from api.errors import AUTHENTICATED, ApiError, error_responses
 from api.idempotency import REPLAYED, IdempotencyKey, mark_replayed
 from api.services import cancellation, jobs, metrics, submission
@@ -35,7 +35,7 @@ _NAME = "|".join([*sorted(METRIC_NAMES), CUSTOM_NAME.pattern.strip("^$")])
 METRIC_NAMES_ITEM = WithJsonSchema({"type": "string", "pattern": f"^(?:{_NAME})?(?:,(?:{_NAME})?)*$"})
 
 router = APIRouter(
-    prefix="/v1/jobs", tags=["jobs"], responses=AUTHENTICATED, dependencies=[Depends(refuse_nul_parameters)]
+    prefix="/v1/jobs", tags=["jobs"], responses=AUTHENTICATED, dependencies=[Depends(refuse_malformed_parameters)]
 )
 
 

@@ -11,13 +11,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response, status
 
-from api.deps import OwnJobDep, SessionDep, refuse_nul_parameters
+from api.deps import OwnJobDep, SessionDep, refuse_malformed_parameters
 from api.errors import AUTHENTICATED, error_responses
 from api.services import landscapes
 from trainwell.landscape import Landscape
 
 router = APIRouter(
-    prefix="/v1/jobs", tags=["diagnosis"], responses=AUTHENTICATED, dependencies=[Depends(refuse_nul_parameters)]
+    prefix="/v1/jobs", tags=["diagnosis"], responses=AUTHENTICATED, dependencies=[Depends(refuse_malformed_parameters)]
 )
 # A schema for the bytes, or generated clients drop the body (they read a response without one as empty).
 PNG: dict[int | str, dict[str, Any]] = {

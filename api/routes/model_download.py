@@ -11,13 +11,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.responses import FileResponse, JSONResponse
 
-from api.deps import OwnJobDep, SessionDep, SettingsDep, refuse_nul_parameters
+from api.deps import OwnJobDep, SessionDep, SettingsDep, refuse_malformed_parameters
 from api.errors import AUTHENTICATED, error_responses
 from api.services.model_downloads import ExportPending, model_download
 from trainwell.model_formats import ModelFormatName
 
 router = APIRouter(
-    prefix="/v1/jobs", tags=["models"], responses=AUTHENTICATED, dependencies=[Depends(refuse_nul_parameters)]
+    prefix="/v1/jobs", tags=["models"], responses=AUTHENTICATED, dependencies=[Depends(refuse_malformed_parameters)]
 )
 MODEL: dict[int | str, dict[str, Any]] = {
     200: {

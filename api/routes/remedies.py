@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import CallerDep, OwnJobDep, SessionDep, SettingsDep, refuse_nul_parameters
+from api.deps import CallerDep, OwnJobDep, SessionDep, SettingsDep, refuse_malformed_parameters
 from api.errors import AUTHENTICATED, error_responses
 from api.idempotency import REPLAYED, IdempotencyKey, mark_replayed
 from api.services.remedies import remedy_spec
@@ -17,7 +17,7 @@ from trainwell.diagnosis import FindingCode
 from trainwell.job import Job, JobOrigin
 
 router = APIRouter(
-    prefix="/v1/jobs", tags=["diagnosis"], responses=AUTHENTICATED, dependencies=[Depends(refuse_nul_parameters)]
+    prefix="/v1/jobs", tags=["diagnosis"], responses=AUTHENTICATED, dependencies=[Depends(refuse_malformed_parameters)]
 )
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 
-from api.deps import CallerDep, SessionDep, SettingsDep, refuse_nul_parameters
+from api.deps import CallerDep, SessionDep, SettingsDep, refuse_malformed_parameters
 from api.errors import AUTHENTICATED, error_responses
 from api.routes.jobs import require_json
 from api.services import runs
@@ -18,7 +18,7 @@ from trainwell.job import Job
 from trainwell.run import RunPoints, RunPointsAccepted, RunSpec
 
 router = APIRouter(
-    prefix="/v1/runs", tags=["runs"], responses=AUTHENTICATED, dependencies=[Depends(refuse_nul_parameters)]
+    prefix="/v1/runs", tags=["runs"], responses=AUTHENTICATED, dependencies=[Depends(refuse_malformed_parameters)]
 )
 
 
@@ -35,7 +35,7 @@ OwnRunDep = Annotated[models.Job, Depends(get_own_run)]
     status_code=status.HTTP_201_CREATED,
     response_model=Job,
     dependencies=[Depends(require_json)],
-    responses=error_responses(413, 415, 422, 429),
+    responses=error_responses(400, 413, 415, 422, 429),
 )
 async def create_run(spec: RunSpec, session: SessionDep, caller: CallerDep, settings: SettingsDep) -> Job:
     """Start a run logged from your own loop: a Job with origin `external`, running until you finish it."""
@@ -46,7 +46,7 @@ async def create_run(spec: RunSpec, session: SessionDep, caller: CallerDep, sett
     "/{run_id}/metrics",
     response_model=RunPointsAccepted,
     dependencies=[Depends(require_json)],
-    responses=error_responses(404, 409, 413, 415, 422, 429),
+    responses=error_responses(400, 404, 409, 413, 415, 422, 429),
 )
 def create_run_metrics(
     batch: RunPoints, run: OwnRunDep, session: SessionDep, settings: SettingsDep

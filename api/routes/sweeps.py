@@ -6,7 +6,7 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
-from api.deps import CallerDep, SessionDep, SettingsDep, refuse_nul_parameters
+from api.deps import CallerDep, SessionDep, SettingsDep, refuse_malformed_parameters
 from api.errors import AUTHENTICATED, ApiError, error_responses
 from api.idempotency import REPLAYED, IdempotencyKey
 from api.routes.jobs import require_json
@@ -23,7 +23,7 @@ SWEEP_EXAMPLES: dict[str, Any] = {
 }
 
 router = APIRouter(
-    prefix="/v1/sweeps", tags=["sweeps"], responses=AUTHENTICATED, dependencies=[Depends(refuse_nul_parameters)]
+    prefix="/v1/sweeps", tags=["sweeps"], responses=AUTHENTICATED, dependencies=[Depends(refuse_malformed_parameters)]
 )
 
 

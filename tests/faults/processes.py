@@ -21,21 +21,34 @@ def _stat(pid: int) -> tuple[int, int] | None:
     return int(fields[1]), int(fields[3])
 
 
-def job_process(worker_pids: list[int], timeout: float = 30.0) -> tuple[int, int]:
-    """(worker index, pid) of the job process running under one of the workers (each leads its own session):
-    the worker's main process → its pool child → the job's fork."""
+def job_processes(worker_pids: list[int]) -> list[tuple[int, int]]:
+    """(worker index, pid) of each job process running under the workers (each leads its own session):
+    the worker's main process → its pool child → the job's fork. A job that has released its slot is
+    among them while it diagnoses."""
+    found = []
+    for pid_dir in Path("/proc").iterdir():
+        if not pid_dir.name.isdigit():
+            continue
+        me = _stat(int(pid_dir.name))
+        parent = _stat(me[0]) if me is not None else None
+        if me is None or parent is None:
+            continue
+        for index, worker in enumerate(worker_pids):
+            if me[1] == worker and parent[0] == worker:
+                found.append((index, int(pid_dir.name)))
+    return found
+
+
+def job_process(
+    worker_pids: list[int], timeout: float = 30.0, excluding: frozenset[int] = frozenset()
+) -> tuple[int, int]:
+    """(worker index, pid) of a job process under one of the workers, other than those `excluding` names
+    (an earlier job's, still diagnosing)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for pid_dir in Path("/proc").iterdir():
-            if not pid_dir.name.isdigit():
-                continue
-            me = _stat(int(pid_dir.name))
-            parent = _stat(me[0]) if me is not None else None
-            if me is None or parent is None:
-                continue
-            for index, worker in enumerate(worker_pids):
-                if me[1] == worker and parent[0] == worker:
-                    return index, int(pid_dir.name)
+        for index, pid in job_processes(worker_pids):
+            if pid not in excluding:
+                return index, pid
         time.sleep(0.05)
     raise AssertionError(f"no job process under workers {worker_pids}")
 

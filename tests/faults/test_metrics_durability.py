@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.faults.processes import checkpointed_epoch, job_process
+from tests.faults.processes import checkpointed_epoch, job_process, job_processes
 from tests.servers import PostgresCluster, postgres_cluster
 from tests.stack import Services, finished, make_services, new_key, poll, redis_database, wait_for
 
@@ -109,6 +109,8 @@ def test_a_job_process_killed_while_its_rows_are_buffered_loses_no_metric(
     services: tuple[Services, PostgresCluster],
 ) -> None:
     running, cluster = services
+    workers = [worker.pid for worker in running.workers]
+    earlier = frozenset(pid for _, pid in job_processes(workers))  # the test before's job may still diagnose
     with running.client(new_key(running.database_url, "durability")) as client:
         job = _submit_and_stop_database_at_epoch_2(client, running, cluster)
         checkpoints = running.data_dir / "checkpoints" / job["id"]
@@ -116,7 +118,7 @@ def test_a_job_process_killed_while_its_rows_are_buffered_loses_no_metric(
         while checkpointed_epoch(checkpoints) < 5:  # epochs 3.. trained, their rows only in memory
             assert time.monotonic() < deadline, "the job did not train on during the outage"
             time.sleep(0.1)
-        _, pid = job_process([worker.pid for worker in running.workers])
+        _, pid = job_process(workers, excluding=earlier)
         os.kill(pid, signal.SIGKILL)
         time.sleep(3)
         cluster.start()

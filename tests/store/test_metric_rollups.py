@@ -159,6 +159,14 @@ def test_the_migration_backfills_rollups_of_stored_points(tmp_path: Path) -> Non
                 text("INSERT INTO metrics (job_id, name, fold, epoch, step, value) VALUES ('j1', :n, 0, :e, :s, :v)"),
                 [{"n": r.name, "e": r.epoch, "s": r.step, "v": r.value} for r in rows],
             )
+            # the latest value, which every version wrote beside the points
+            connection.execute(
+                text(
+                    "INSERT INTO latest_metrics (job_id, name, fold, epoch, step, value)"
+                    " VALUES ('j1', :n, 0, :e, :s, :v)"
+                ),
+                {"n": rows[-1].name, "e": rows[-1].epoch, "s": rows[-1].step, "v": rows[-1].value},
+            )
         command.upgrade(config, "head")
         with Session(engine) as session:
             for max_points in (100, 1000):
