@@ -97,10 +97,11 @@ OwnJobDep = Annotated[models.Job, Depends(get_own_job)]
 OwnDatasetDep = Annotated[Dataset, Depends(get_own_dataset)]
 
 
-async def refuse_malformed_parameters(request: Request) -> None:
+async def refuse_malformed_parameters(request: Request, _: CallerDep) -> None:
     """A router dependency: a path or query value holding NUL is a 422 naming it, never a 500; a query
     parameter the operation does not take is a 422 naming the ones it does, so a misspelt `to_step` or
-    `format` is not silently read as its default."""
+    `format` is not silently read as its default. After the key check, so a request without a valid key
+    is a 401 whatever it sends (a key misplaced in the query string too)."""
     for location, params in (("path", request.path_params.items()), ("query", request.query_params.multi_items())):
         for name, value in params:
             if nul_field(value, name):
