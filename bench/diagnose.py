@@ -1,6 +1,6 @@
 """The diagnosis against its speed targets (BENCHMARKS.md), measured in one run on this machine.
 
-Rules: the whole rule engine plus the verdict on a job with 10,005 metric rows (23 epoch metrics × 435
+Rules: the whole rule engine, the loss decomposition and the verdict with its confidence on a job with 10,005 metric rows (23 epoch metrics × 435
 epochs, and 5 folds × 23 metrics × 87 epochs), median of repeated runs; target ≤ 50 ms.
 Curvature: the digits MLP 64-128-128-10 trained 30 epochs with `fit`, then the Hessian analysis at its
 final weights with the job's budget; target ≤ max(25% of that job's training time, 3 s).
@@ -22,6 +22,7 @@ from trainer import fit
 from trainer.diagnose.curvature import CurvatureBudget
 from trainer.diagnose.facts import facts_of, load_fold
 from trainer.diagnose.history import History, JobRecord
+from trainer.diagnose.noise import decompose
 from trainer.diagnose.rules import run_rules
 from trainer.diagnose.verdict import decide
 from trainer.diagnose.weights import job_curvature
@@ -63,7 +64,8 @@ def time_rules(spec: JobSpec, history: History) -> dict[str, Any]:
     timings = []
     for _ in range(RULE_REPEATS):
         started = time.perf_counter()
-        verdict, _, _ = decide(run_rules(JobRecord(spec, facts, history)))
+        job = JobRecord(spec, facts, history)
+        verdict = decide(run_rules(job), decompose(job)).verdict
         timings.append((time.perf_counter() - started) * 1000)
     rows = sum(len(values) for fold in history.values() for values in fold.values())
     return {

@@ -101,6 +101,8 @@ class WaitProgress:
         if self._bar is not None:
             self._bar.stop()  # the line goes under the finished bar
         line = f"[bold]verdict: {diagnosis.verdict.value}[/]"
+        if diagnosis.confidence is not None:
+            line += f" ({diagnosis.confidence.level.value} confidence)"
         if diagnosis.summary:
             line += f" — {escape(diagnosis.summary)}"
         self._console.print(line, soft_wrap=True)

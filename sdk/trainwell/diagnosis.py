@@ -171,14 +171,48 @@ class RemedyJob(BaseModel):
     after: float | None  # the remedy job's best value, once it has finished
 
 
+class ConfidenceLevel(StrEnum):
+    high = "high"  # the verdict's evidence is far beyond its noise
+    medium = "medium"  # beyond its noise, or decided by a rule of thumb a probe would confirm
+    low = "low"  # within a few standard errors: more data, folds or seeds could change it
+
+
+class Confidence(BaseModel):
+    """How firmly the verdict stands, the margin it rests on, and what would settle a weak one."""
+
+    level: ConfidenceLevel
+    margin: str = Field(description="what the verdict rests on, in numbers (e.g. 'the gap is 9.4 standard errors')")
+    settle: str | None = Field(None, description="for a medium or low confidence: what would settle the verdict")
+
+
+class LossTerm(BaseModel):
+    value: float
+    standard_error: float | None = None
+    noise: str | None = Field(None, description="what set the standard error (rows, folds or epoch jitter)")
+
+
+class LossDecomposition(BaseModel):
+    """test loss = training loss + generalization gap (validation − training) + shift gap (test − validation).
+
+    Competing findings are weighed by the share of the test loss each one explains."""
+
+    train_loss: float
+    generalization_gap: LossTerm | None = None  # None without validation rows
+    shift_gap: LossTerm | None = None  # None without test rows
+    test_loss: float | None = None
+    trivial_loss: float | None = Field(None, description="the trivial predictor's loss, the scale of every term")
+
+
 class Diagnosis(BaseModel):
     status: DiagnosisStatus = DiagnosisStatus.ready
     verdict: Verdict | None = None  # None while pending, and when not_applicable
+    confidence: Confidence | None = None  # with every verdict
     summary: str = ""  # one sentence
     findings: list[Finding] = Field(default_factory=list)  # the primary finding first
     curvature: Curvature | None = None
     probes: list[Probe] = Field(default_factory=list)
     remedy_jobs: list[RemedyJob] = Field(default_factory=list)  # filled in when served, from the child jobs
+    decomposition: LossDecomposition | None = None  # the losses at the job's end, term by term, with their noise
 
 
 def _number(value: object) -> float | None:

@@ -6,6 +6,7 @@ on request."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -95,6 +96,9 @@ def test_dashboard_follows_a_job_live_and_compares_jobs(
     page.click(f'#compare-jobs a[href="#/jobs/{short["id"]}"]')
     verdict = page.locator("#diagnosis [data-verdict]")
     expect(verdict).to_be_visible()
+    expect(page.locator("#diagnosis #confidence")).to_have_attribute("data-confidence", re.compile("high|medium|low"))
+    expect(page.locator("#diagnosis #confidence-margin")).to_contain_text("Rests on:")
+    expect(page.locator("#diagnosis #decomposition")).to_contain_text("generalization gap")
     expect(page.locator("#diagnosis .finding").first).to_be_visible()
     remedy = page.locator("#diagnosis button.remedy").first
     expect(remedy).to_be_visible()  # a 3-epoch run has not fitted digits: there is something to do

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -76,7 +78,7 @@ def test_mismatch_needs_a_test_loss_beyond_the_noise_and_adversarial_validation_
     assert confirmed is not None and confirmed.severity == Severity.critical
     assert confirmed.evidence["adversarial_auc"] == 0.95
     # same features on both sides and a modest gap: a warning, not a verdict
-    modest = {**healthy(), "test_loss": decay(0.6, 0.13, 20)}
+    modest = {**healthy(), "test_loss": decay(0.6, 0.15, 20)}
     unconfirmed = losses.check_mismatch(make_record(modest, facts=make_facts(adversarial_auc=0.52)))
     assert unconfirmed is not None and unconfirmed.severity == Severity.warning
     # within the sampling noise of 160 validation rows: nothing
@@ -95,6 +97,18 @@ def test_spread_over_k_folds_raises_the_mismatch_threshold() -> None:
 
 def test_a_measured_standard_error_replaces_the_assumed_one() -> None:
     curves = {**healthy(), "test_loss": decay(0.6, 0.2, 20)}
-    assert losses.mismatch_suspected(make_record(curves, facts=make_facts(test_gap_se=0.01)))
-    # a few confidently wrong test rows make the per-row losses spread wide: the same gap is chance
-    assert not losses.mismatch_suspected(make_record(curves, facts=make_facts(test_gap_se=0.08)))
+    tight = make_record(curves, facts=make_facts(val_se=0.007, test_se=0.007))
+    wide = make_record(curves, facts=make_facts(val_se=0.057, test_se=0.057))
+    gap = losses.test_gap(tight) or 0.0
+    assert losses.mismatch_threshold(tight) < gap < losses.mismatch_threshold(wide)
+    beyond = losses.check_mismatch(tight)
+    assert beyond is not None and beyond.severity != Severity.info and beyond.evidence["within_noise"] is False
+    # a few confidently wrong test rows make the per-row losses spread wide: the same gap could be chance,
+    # and with features alike it decides nothing
+    noisy = losses.check_mismatch(dataclasses.replace(wide, facts=dataclasses.replace(wide.facts, adversarial_auc=0.5)))
+    assert noisy is not None and noisy.severity == Severity.info and noisy.evidence["within_noise"] is True
+    # ... but a classifier telling the test rows apart confirms it, whatever the losses' noise
+    shifted = losses.check_mismatch(
+        dataclasses.replace(wide, facts=dataclasses.replace(wide.facts, adversarial_auc=0.98))
+    )
+    assert shifted is not None and shifted.severity == Severity.critical and shifted.evidence["features_differ"]

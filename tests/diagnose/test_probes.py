@@ -104,7 +104,7 @@ HIGH = make_record(
 def test_a_shallow_probe_that_trains_makes_it_optimization() -> None:
     findings = run_rules(HIGH)
     probes = [_probe(ProbeKind.easier, 0.05, 0.07), _probe(ProbeKind.bigger, 0.04, 0.06)]
-    verdict, ordered, summary = decide(findings + probe_findings(findings, probes))
+    verdict, ordered, summary, _ = decide(findings + probe_findings(findings, probes))
     assert verdict == Verdict.optimization and ordered[0].code == FindingCode.easier_probe_fits_better
     assert ordered[0].evidence["probe_job_id"] == "easier-job" and "probe" in summary
     assert "try the easier probe's model and optimizer" in summary, summary  # the remedy reads as a sentence
@@ -117,12 +117,12 @@ def test_only_a_bigger_probe_that_also_validates_better_makes_it_model_bias() ->
     )
     findings = run_rules(linear)
     bias = [_probe(ProbeKind.easier, 0.68, 0.69), _probe(ProbeKind.bigger, 0.05, 0.08)]
-    verdict, ordered, _ = decide(findings + probe_findings(findings, bias))
+    verdict, ordered, _, _ = decide(findings + probe_findings(findings, bias))
     assert verdict == Verdict.model_bias and ordered[0].code == FindingCode.bigger_probe_fits_better
     memorizes = [_probe(ProbeKind.easier, 0.68, 0.69), _probe(ProbeKind.bigger, 0.05, 0.9)]
     extra = probe_findings(findings, memorizes)
     assert [f.code for f in extra] == [FindingCode.probes_inconclusive]
-    verdict, _, summary = decide(findings + extra)
+    verdict, _, summary, _ = decide(findings + extra)
     assert verdict == Verdict.model_bias and "no probe did better either" in summary
 
 

@@ -20,7 +20,7 @@ HIGH_BIG = _finding(FindingCode.high_training_loss, Severity.critical, train_los
 
 
 def test_divergence_wins_over_everything() -> None:
-    verdict, ordered, summary = decide(
+    verdict, ordered, summary, _ = decide(
         [
             HIGH_BIG,
             _finding(FindingCode.overfitting, Severity.critical),
@@ -32,7 +32,7 @@ def test_divergence_wins_over_everything() -> None:
 
 
 def test_high_loss_on_a_small_model_without_pathology_is_model_bias() -> None:
-    verdict, ordered, summary = decide([_finding(FindingCode.local_minimum, Severity.info), HIGH_SMALL])
+    verdict, ordered, summary, _ = decide([_finding(FindingCode.local_minimum, Severity.info), HIGH_SMALL])
     assert verdict == Verdict.model_bias and ordered[0] is HIGH_SMALL
     assert "local minimum" in summary and "probe" in summary
 
@@ -40,15 +40,15 @@ def test_high_loss_on_a_small_model_without_pathology_is_model_bias() -> None:
 def test_high_loss_with_an_optimization_pathology_is_optimization_with_that_pathology_primary() -> None:
     vanishing = _finding(FindingCode.vanishing_gradients, Severity.critical)
     plateau = _finding(FindingCode.plateau, Severity.critical)
-    verdict, ordered, _ = decide([HIGH_BIG, plateau, vanishing])
+    verdict, ordered, _, _ = decide([HIGH_BIG, plateau, vanishing])
     assert verdict == Verdict.optimization and ordered[0] is vanishing
     # a linear model's plateau (info) is its convex minimum, not an optimization failure
-    verdict, _, _ = decide([HIGH_SMALL, _finding(FindingCode.plateau, Severity.info)])
+    verdict, _, _, _ = decide([HIGH_SMALL, _finding(FindingCode.plateau, Severity.info)])
     assert verdict == Verdict.model_bias
 
 
 def test_high_loss_on_a_model_that_could_memorize_is_optimization() -> None:
-    verdict, ordered, _ = decide([HIGH_BIG])
+    verdict, ordered, _, _ = decide([HIGH_BIG])
     assert verdict == Verdict.optimization and ordered[0] is HIGH_BIG
 
 
@@ -58,7 +58,7 @@ def test_overfitting_then_mismatch_then_good_fit() -> None:
     assert decide([mismatch, overfit])[0] == Verdict.overfitting
     assert decide([mismatch])[0] == Verdict.mismatch
     assert decide([_finding(FindingCode.mismatch, Severity.warning)])[0] == Verdict.good_fit
-    verdict, ordered, summary = decide([])
+    verdict, ordered, summary, _ = decide([])
     assert verdict == Verdict.good_fit and ordered == [] and summary.startswith("Good fit")
 
 
@@ -71,7 +71,7 @@ def test_findings_follow_the_primary_by_severity() -> None:
     info = _finding(FindingCode.large_batch, Severity.info)
     warning = _finding(FindingCode.validation_loss_rising, Severity.warning)
     overfit = _finding(FindingCode.overfitting, Severity.critical)
-    _, ordered, _ = decide([info, warning, overfit])
+    _, ordered, _, _ = decide([info, warning, overfit])
     assert [f.code for f in ordered] == [
         FindingCode.overfitting,
         FindingCode.validation_loss_rising,
@@ -97,7 +97,7 @@ def test_rules_and_verdict_end_to_end_on_synthetic_curves() -> None:
         spec=make_spec("digits", model={"hidden": [64] * 6, "activation": "sigmoid"}),
         facts=make_facts(trivial_loss=2.302, parameters=25_000, n_train=1149),
     )
-    verdict, ordered, _ = decide(run_rules(deep_sigmoid))
+    verdict, ordered, _, _ = decide(run_rules(deep_sigmoid))
     assert verdict == Verdict.optimization and ordered[0].code == FindingCode.vanishing_gradients
 
 

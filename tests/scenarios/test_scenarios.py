@@ -3,7 +3,8 @@
 Two kinds of test. Per scenario, the construction is checked against the label with the trainer's own
 numbers and, where the label is a comparison, a contrasting run (a bigger or easier model, unshifted test
 data) — independent of the diagnosis' rules. Then the diagnosis must agree with ≥ 90% of the labels and
-never call a pathological run a good fit.
+never call a pathological run a good fit; and over every scenario under 4 seeds (other weights, batch
+order and splits) with ≥ 95% of them, never calling a pathological run a good fit with high confidence.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from tests.scenarios.catalog import SCENARIOS, Scenario
 from tests.scenarios.outcomes import Outcome, run_probe
 from tests.trainer.builders import train
 from trainer import FitResult
+from trainer.datasets import load_dataset
 from trainer.diagnose import DiagnosisScope, diagnose
 from trainer.diagnose.probes import settle
 from trainwell.diagnosis import Verdict, patched_spec
 from trainwell.spec import JobSpec
 
 REQUIRED_ACCURACY = 0.9
+SEEDED_ACCURACY = 0.95
 
 # The contrasting run for a label that is a comparison: the same data with a model/optimizer that works.
 EASY = {
@@ -88,6 +91,34 @@ def test_the_diagnosis_agrees_with_the_labels(outcomes: dict[str, Outcome], prob
     assert not called_good, f"pathological runs called good_fit: {called_good}"
 
 
+@pytest.mark.parametrize("probes", [False, True], ids=["rules", "with-probes"])
+def test_the_diagnosis_agrees_under_every_seed(
+    outcomes: dict[str, Outcome], reseeded_outcomes: dict[tuple[str, int], Outcome], probes: bool
+) -> None:
+    """Every scenario under its own seed and three others: ≥ 95% right over all of them, and no
+    pathological run called a good fit with high confidence. The table is printed (pytest -s) as the
+    suite's report."""
+    runs = {(name, 0): outcome for name, outcome in outcomes.items()} | reseeded_outcomes
+    labels = {scenario.name: scenario.verdict for scenario in SCENARIOS}
+    rows = []
+    for (name, seed), outcome in sorted(runs.items()):
+        diagnosis = outcome.probed if probes else outcome.diagnosis
+        confidence = diagnosis.confidence.level if diagnosis.confidence else None
+        rows.append((name, seed, labels[name], diagnosis.verdict, confidence))
+    right = sum(want == got for _, _, want, got, _ in rows)
+    table = "\n".join(
+        f"{name:32s} seed {seed}  {want:13s} {got!s:13s} {level}" for name, seed, want, got, level in rows
+    )
+    print(f"\nverdicts over {len(SCENARIOS)} scenarios × 4 seeds: {right}/{len(rows)} right\n{table}")
+    assert right / len(rows) >= SEEDED_ACCURACY, f"{right}/{len(rows)} right:\n{table}"
+    confidently_good = [
+        (name, seed)
+        for name, seed, want, got, level in rows
+        if want != Verdict.good_fit and got == Verdict.good_fit and level == "high"
+    ]
+    assert not confidently_good, f"pathological runs called good_fit with high confidence: {confidently_good}"
+
+
 def test_the_suite_covers_every_verdict_and_several_datasets_optimizers_and_losses() -> None:
     specs = [scenario.job_spec() for scenario in SCENARIOS]
     assert len(SCENARIOS) >= 15
@@ -95,6 +126,13 @@ def test_the_suite_covers_every_verdict_and_several_datasets_optimizers_and_loss
     assert len({spec.dataset.name for spec in specs}) >= 6
     assert len({spec.optimizer.name for spec in specs}) >= 4
     assert len({spec.loss or "default" for spec in specs}) >= 2
+    small = [scenario for scenario, spec in zip(SCENARIOS, specs, strict=True) if _rows(spec) <= 200]
+    assert len(small) >= 8 and {s.verdict for s in small} >= {Verdict.good_fit, Verdict.mismatch, Verdict.overfitting}
+
+
+def _rows(spec: JobSpec) -> int:
+    """How many rows the scenario's dataset has in all (a train_subset only shrinks its training split)."""
+    return len(load_dataset(spec.dataset, None).X)
 
 
 @pytest.mark.parametrize("dataset", ["moons", "sine"])

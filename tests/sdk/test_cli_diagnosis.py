@@ -22,6 +22,7 @@ def test_cli_verdict_diagnose_remedy_datasets(stack: Stack, tmp_path: Path) -> N
     assert diagnosis["verdict"] == done["diagnosis"]["verdict"]
     table = trainwell(stack, "jobs", "diagnose", done["id"])
     assert table.returncode == 0 and f"verdict: {diagnosis['verdict']}" in table.stdout
+    assert f"confidence: {diagnosis['confidence']['level']}" in table.stdout and "losses: training" in table.stdout
 
     surface = tmp_path / "surface.png"
     drawn = trainwell(stack, "jobs", "landscape", done["id"], "--out", str(surface), "--json")

@@ -31,11 +31,15 @@ def test_diagnoses_name_the_verdict_with_evidence_and_remedies(stack: Stack) -> 
         assert primary["evidence"] and primary["explanation"] and primary["severity"] in {"info", "warning", "critical"}
         assert any(r["spec_patch"] for f in verdict["findings"] for r in f["remedies"]), "a remedy to launch"
         assert verdict["curvature"] is not None
+        assert verdict["confidence"]["level"] in {"high", "medium", "low"} and verdict["confidence"]["margin"]
+        decomposition = verdict["decomposition"]
+        assert decomposition["train_loss"] > 0 and decomposition["generalization_gap"]["standard_error"] > 0
 
         wait_for(client, diverging["id"], finished)
         assert wait_for_diagnosis(client, diverging["id"])["verdict"] == "diverged"
         for job_id in (linear["id"], diverging["id"]):
-            assert wait_for_diagnosis(client, job_id)["verdict"] in VERDICTS
+            served = wait_for_diagnosis(client, job_id)
+            assert served["verdict"] in VERDICTS and served["confidence"]["level"] in {"high", "medium", "low"}
 
 
 def test_a_remedy_launches_the_linked_job_and_the_diagnosis_reports_how_it_did(stack: Stack) -> None:

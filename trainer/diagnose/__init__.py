@@ -29,10 +29,11 @@ from trainer.diagnose.curvature import CurvatureBudget
 from trainer.diagnose.facts import DataFacts, data_facts, facts_of, load_fold
 from trainer.diagnose.history import History, JobRecord
 from trainer.diagnose.losses import mismatch_suspected
+from trainer.diagnose.noise import decompose
 from trainer.diagnose.probes import plan_probes
 from trainer.diagnose.rules import RULES, Rule, curvature_finding, run_rules
 from trainer.diagnose.verdict import decide, good_fit_unsupported
-from trainer.diagnose.weights import job_curvature, test_gap_standard_error
+from trainer.diagnose.weights import job_curvature, loss_standard_errors
 from trainer.splits import FoldData
 from trainwell.diagnosis import Curvature, Diagnosis, DiagnosisStatus, Finding, Verdict
 from trainwell.job import FailureReason
@@ -102,7 +103,8 @@ def diagnose(
         return not_applicable("all training labels are the same, so there is no trivial predictor's loss to judge by")
     weights = result.state_dict if result is not None and not diverged and loaded is not None else None
     if weights is not None and loaded is not None and job_epochs(history) > 0:
-        facts = dataclasses.replace(facts, test_gap_se=test_gap_standard_error(spec, weights, *loaded))
+        errors = loss_standard_errors(spec, weights, *loaded)
+        facts = dataclasses.replace(facts, train_se=errors.train, val_se=errors.val, test_se=errors.test)
     job = JobRecord(spec, facts, history, message if diverged else None, limits=scope.limits)
     if job.epochs == 0 and not diverged:  # a loss that overflowed in the first epoch is evidence; nothing else is
         return not_applicable(f"the job ended before its first epoch ({failure_reason or 'no epochs'})")
@@ -120,7 +122,8 @@ def diagnose(
             budget=CurvatureBudget.for_job(train_seconds),
         )
         findings.append(curvature_finding(analysis, job))
-    verdict, ordered, summary = decide(findings)
+    decomposition = decompose(job)
+    verdict, ordered, summary, confidence = decide(findings, decomposition)
     if verdict is Verdict.good_fit and (unsupported := good_fit_unsupported(job, failure_reason)) is not None:
         return not_applicable(unsupported, findings=ordered, curvature=analysis)
     # a failed run's losses stop short of its end: there is nothing final for a probe to beat
@@ -130,10 +133,12 @@ def diagnose(
     return Diagnosis(
         status=DiagnosisStatus.running_probes if planned else DiagnosisStatus.ready,
         verdict=verdict,
+        confidence=confidence,
         summary=summary,
         findings=ordered,
         curvature=analysis,
         probes=planned,
+        decomposition=decomposition,
     )
 
 

@@ -10,8 +10,9 @@ import itertools
 import statistics
 
 from trainer.diagnose import remedies as fix
-from trainer.diagnose.history import TRAIN, VAL, JobRecord, last_half, sig, step_noise
+from trainer.diagnose.history import TRAIN, VAL, JobRecord, sig, step_noise
 from trainer.diagnose.losses import CHANCE_LOSS, HIGH_LOSS, model_is_small
+from trainer.diagnose.noise import SIGNIFICANT, TREND_P, compare_epochs, rising
 from trainwell.diagnosis import Finding, FindingCode, Severity
 
 MIN_EPOCHS = 5  # fewer epochs say nothing about a curve's shape
@@ -24,10 +25,13 @@ DESCENDING = 0.03
 # is ≥ 2% of the trivial loss (smaller jitter near a low loss is mini-batch noise, not a step-size problem).
 FLIP_SHARE = 0.5
 JUMP = 0.02
-# Validation turning up: the last validation loss is above its minimum by 3σ of its noise and by ≥ 2% of
-# the trivial loss, the minimum is ≥ 3 epochs back, and the training loss kept falling meanwhile.
+# Validation turning up: the last validation loss is above its minimum by ≥ 2% of the trivial loss and
+# beyond its noise (2 standard errors of the curve's jitter or of the validation rows' sampling,
+# noise.compare_epochs), the minimum is ≥ 3 epochs back, the curve since trends up (Kendall's τ,
+# noise.rising), and the training loss kept falling meanwhile. A material rise within the noise is `info`.
 RISE = 0.02
-# Best epoch early: the best validation epoch lies in the first half of a run of ≥ 10 epochs.
+# Best epoch early: the best validation epoch lies in the first half of a run of ≥ 10 epochs, and the
+# last epoch is worse than it beyond the noise.
 EARLY_RUN = 10
 
 
@@ -82,24 +86,46 @@ def check_plateau(job: JobRecord) -> Finding | None:
 
 
 def check_slow_convergence(job: JobRecord) -> Finding | None:
+    """The training loss still falling steeply when the run ended: it had not converged.
+
+    Over the last quarter (≥ 5 epochs) of a longer run; in a run of 2–4 epochs, every epoch lower than the
+    one before and the last one's drop material (DESCENDING) — too few epochs for a noise estimate, but a
+    descent that steady is no noise."""
     train, ratio = job.series(TRAIN), job.fit_ratio()
-    if len(train) < MIN_EPOCHS or ratio is None:
+    if len(train) < 2 or ratio is None:
         return None
-    window = _window(job)
-    drop = train[-window - 1] - train[-1] if len(train) > window else train[0] - train[-1]
-    if drop < max(DESCENDING * job.facts.trivial_loss, 3 * step_noise(train[-2 * window :])):
-        return None
+    material = DESCENDING * job.facts.trivial_loss
+    if len(train) < MIN_EPOCHS:
+        window, drop = len(train) - 1, train[0] - train[-1]
+        steady = all(b < a for a, b in itertools.pairwise(train)) and train[-2] - train[-1] >= material
+        if not steady:
+            return None
+    else:
+        window = _window(job)
+        drop = train[-window - 1] - train[-1] if len(train) > window else train[0] - train[-1]
+        if drop < max(material, 3 * step_noise(train[-2 * window :])):
+            return None
     spec = job.spec
-    high = ratio >= HIGH_LOSS
+    # A small model's slow descent may be its convex loss nearing its own floor (model bias): only a last
+    # epoch that still fell materially says that it had not converged.
+    steep = train[-2] - train[-1] >= material
+    high = ratio >= HIGH_LOSS and (steep or not model_is_small(job))
     return Finding(
         code=FindingCode.slow_convergence,
         severity=Severity.warning if high else Severity.info,
-        title=f"the training loss was still falling ({drop:.3g} in the last {window} epochs)",
-        evidence={"epochs": window, "drop": sig(drop), "last": sig(train[-1]), "ratio_to_trivial": sig(ratio)},
+        title=f"the training loss was still falling ({drop:.3g} in the last {window} epochs): it had not converged",
+        evidence={
+            "epochs": window,
+            "drop": sig(drop),
+            "last_epoch_drop": sig(train[-2] - train[-1]),
+            "last": sig(train[-1]),
+            "ratio_to_trivial": sig(ratio),
+        },
         explanation=(
             "Training stopped while the loss was still going down"
             + (
-                ": the run ended far from a fit because it was too short or its steps too small."
+                ": the run ended far from a fit because it was too short, not because it was stuck — more "
+                "epochs come first; if the descent is slow, larger steps."
                 if high
                 else "; more epochs may still help."
             )
@@ -138,22 +164,34 @@ def check_validation_rising(job: JobRecord) -> Finding | None:
     if len(val) < MIN_EPOCHS:
         return None
     best = min(range(len(val)), key=val.__getitem__)
-    rise = val[-1] - val[best]
-    material = max(3 * step_noise(last_half(val, MIN_EPOCHS)), RISE * job.facts.trivial_loss)
-    if rise < material or len(val) - 1 - best < 3 or not train[-1] < train[best]:
+    rise = compare_epochs(job, VAL, best)
+    if rise.difference < RISE * job.facts.trivial_loss or len(val) - 1 - best < 3 or not train[-1] < train[best]:
         return None
+    trend = rising(val, best)
+    noisy = not rise.significant or trend >= TREND_P
     spec = job.spec
+    title = f"validation loss rose from {val[best]:.3g} (epoch {best + 1}) to {val[-1]:.3g} while training loss fell"
+    if noisy:
+        title += f", within the noise of {rise.noise}" if not rise.significant else ", with no steady upward trend"
     return Finding(
         code=FindingCode.validation_loss_rising,
-        severity=Severity.warning,
-        title=f"validation loss rose from {val[best]:.3g} (epoch {best + 1}) to {val[-1]:.3g} while training loss fell",
+        severity=Severity.info if noisy else Severity.warning,
+        title=title,
         evidence={
             "best_epoch": best + 1,
             "best_val_loss": sig(val[best]),
             "last_val_loss": sig(val[-1]),
             "epochs": len(val),
+            **rise.evidence(),
+            "trend_p_value": sig(trend),
+            "within_noise": noisy,
         },
-        explanation="Past its best epoch the model kept improving on training rows at the expense of unseen ones: it began to overfit.",
+        explanation=(
+            "Past its best epoch the model kept improving on training rows at the expense of unseen ones: it began to overfit."
+            if not noisy
+            else "The validation loss ended above its best, but by no more than its noise allows: a few validation "
+            "rows changing their predictions move it this much, so it shows no overfitting by itself."
+        ),
         remedies=fix.present(job, fix.early_stopping(spec), fix.weight_decay(spec), fix.dropout(spec)),
     )
 
@@ -163,7 +201,8 @@ def check_best_epoch_early(job: JobRecord) -> Finding | None:
     if len(val) < EARLY_RUN or job.spec.early_stopping is not None:
         return None
     best = min(range(len(val)), key=val.__getitem__)
-    if best + 1 > len(val) // 2 or val[-1] - val[best] < 3 * step_noise(last_half(val, MIN_EPOCHS)):
+    worse = compare_epochs(job, VAL, best)
+    if best + 1 > len(val) // 2 or worse.z < SIGNIFICANT:
         return None
     spec = job.spec
     return Finding(
@@ -175,6 +214,7 @@ def check_best_epoch_early(job: JobRecord) -> Finding | None:
             "epochs": len(val),
             "best_val_loss": sig(val[best]),
             "last_val_loss": sig(val[-1]),
+            **worse.evidence(),
         },
         explanation="The second half of the run did not improve the validation loss: it cost time and kept worse weights.",
         remedies=fix.present(job, fix.early_stopping(spec)),

@@ -91,11 +91,11 @@ def diagnose_run(run: RunSpec, history: History, *, failure_reason: FailureReaso
         rules=RUN_RULES if trivial is not None else WITHOUT_TRIVIAL,
     )
     findings = [_without_stand_in(finding) for finding in diagnosis.findings]
-    summary = diagnosis.summary
+    summary, confidence = diagnosis.summary, diagnosis.confidence
     if diagnosis.verdict is not None:  # said again without the stand-in's remedies ("try lr ÷ 10 (0.001 → …)")
-        _, findings, summary = decide(findings)
+        _, findings, summary, confidence = decide(findings, diagnosis.decomposition)
     findings.append(_not_examined(notes, trivial))
-    return diagnosis.model_copy(update={"findings": findings, "summary": summary})
+    return diagnosis.model_copy(update={"findings": findings, "summary": summary, "confidence": confidence})
 
 
 def _no_trivial_reason(run: RunSpec) -> str:

@@ -35,9 +35,17 @@ class DataFacts:
     feature_scale_ratio: float  # largest / smallest std of the non-constant training features the model sees
     feature_scale: float  # the largest of those stds (1 when the spec normalizes the features)
     shape: DataShape  # what a changed model's parameter count, and so the service's limit on it, depends on
-    # Standard error of (test loss − validation loss) from per-row losses at the final weights; None without them
-    test_gap_se: float | None = None
+    # Standard errors of the mean training, validation and test loss, from the per-row losses at the final
+    # weights (weights.loss_standard_errors); None without them (no weights, or a run from the user's loop)
+    train_se: float | None = None
+    val_se: float | None = None
+    test_se: float | None = None
     adversarial_auc: float | None = None  # filled in only when a mismatch is suspected (it costs a classifier)
+
+    @property
+    def test_gap_se(self) -> float | None:
+        """Standard error of (test loss − validation loss): the two splits' rows are independent."""
+        return None if self.val_se is None or self.test_se is None else math.hypot(self.val_se, self.test_se)
 
 
 def load_fold(spec: JobSpec, data_dir: Path | None, fold: int = 0) -> tuple[Dataset, FoldData]:

@@ -12,6 +12,7 @@ import math
 
 from trainer.diagnose import remedies as fix
 from trainer.diagnose.history import TEST, TRAIN, VAL, JobRecord, fold_spread, last_half, sig, step_noise
+from trainer.diagnose.noise import SIGNIFICANT, compare, row_error
 from trainwell.diagnosis import Finding, FindingCode, Severity
 
 # "High" training loss: the model leaves at least half of the trivial predictor's loss unexplained, i.e.
@@ -23,16 +24,14 @@ CHANCE_LOSS = 0.9  # ... and "no better than chance": within 10% of the trivial 
 # High loss on such a model, with nothing wrong in the optimization, is read as model bias.
 EXPLODING_LOSS = 2.0  # a loss that ends at ≥ 2× the trivial predictor's (or its own first epoch's) went up
 # Generalization gap that counts as overfitting: validation loses ≥ 10% of the trivial predictor's loss
-# compared with training (10 points of R² for MSE), and is at least twice the training loss.
+# compared with training (10 points of R² for MSE), is at least twice the training loss, and is beyond
+# the noise (noise.py: ≥ 2 standard errors, of the validation rows, the folds or the epochs).
 GAP = 0.1
 GAP_RATIO = 2.0
 # Mismatch: test loss above validation loss by more than chance. Three noises, the largest wins: the
 # validation curve's epoch-to-epoch noise and the spread over k folds (3σ each), and the sampling error of
-# the two means: 2 standard errors, measured from the per-row losses at the final weights when the
-# diagnosis has them (DataFacts.test_gap_se), else assumed from a per-row coefficient of variation of 3
-# (√2 for squared Gaussian errors; cross-entropy's rows are heavier-tailed). Plus a material floor of 2%
-# of the trivial loss.
-ROW_LOSS_CV = 3.0
+# the two means: 2 standard errors (noise.py: measured from the per-row losses at the final weights when
+# the diagnosis has them, else assumed). Plus a material floor of 2% of the trivial loss.
 MATERIAL = 0.02
 TEST_MUCH_WORSE = 2.0  # unconfirmed by the features, a test loss ≥ 2× validation is still a mismatch
 # Adversarial validation: ROC AUC of a classifier telling training from test rows. 0.5 is chance; with a
@@ -131,29 +130,44 @@ def check_high_training_loss(job: JobRecord) -> Finding | None:
 
 
 def check_overfitting(job: JobRecord) -> Finding | None:
-    train, val = job.at_end(TRAIN), job.at_end(VAL)
-    if train is None or val is None:
+    """Validation well above training: critical when the gap is material and beyond its noise; `info`
+    when it is material but within two standard errors (a small validation set's noise can make it)."""
+    train, val, gap = job.at_end(TRAIN), job.at_end(VAL), compare(job, VAL, TRAIN)
+    if train is None or val is None or gap is None:
         return None
-    gap = val - train
-    if not (gap >= GAP * job.facts.trivial_loss and val >= GAP_RATIO * train):
+    if not (gap.difference >= GAP * job.facts.trivial_loss and val >= GAP_RATIO * train):
         return None
-    spec = job.spec
+    spec, noisy = job.spec, not gap.significant
+    title = f"validation loss {val:.3g} against training loss {train:.3g}"
+    if noisy:
+        title += f", a gap within {SIGNIFICANT:g} standard errors of {gap.noise}"
     return Finding(
         code=FindingCode.overfitting,
-        severity=Severity.critical,
-        title=f"validation loss {val:.3g} against training loss {train:.3g}",
+        severity=Severity.info if noisy else Severity.critical,
+        title=title,
         evidence={
             "train_loss": sig(train),
             "val_loss": sig(val),
-            "gap": sig(gap),
-            "gap_over_trivial": sig(gap / job.facts.trivial_loss),
+            "gap": sig(gap.difference),
+            "gap_over_trivial": sig(gap.difference / job.facts.trivial_loss),
+            **gap.evidence(),
+            "within_noise": noisy,
             "epoch": job.end + 1,
             "training_rows": job.facts.n_train,
+            "validation_rows": job.facts.n_val,
             "parameters": job.facts.parameters,
         },
         explanation=(
-            "The model fits its training rows much better than rows it has not seen: it has learned "
-            "particulars of the training set rather than the pattern behind it."
+            (
+                "The validation loss is well above the training loss, but by less than its sampling noise: "
+                f"{gap.noise} could make a gap this large from a model that generalizes. More validation rows "
+                "or k-fold validation would tell."
+            )
+            if noisy
+            else (
+                "The model fits its training rows much better than rows it has not seen: it has learned "
+                "particulars of the training set rather than the pattern behind it."
+            )
         ),
         remedies=fix.present(
             job,
@@ -170,12 +184,8 @@ def check_overfitting(job: JobRecord) -> Finding | None:
 def mismatch_threshold(job: JobRecord) -> float:
     """How far test loss may exceed validation loss by chance alone (see the constants above)."""
     val = job.series(VAL)
-    end_val = job.at_end(VAL) or 0.0
-    if job.facts.test_gap_se is not None:
-        sampling = 2 * job.facts.test_gap_se
-    else:
-        rows = max(1, min(job.facts.n_val, job.facts.n_test))
-        sampling = 2 * math.sqrt(2) * ROW_LOSS_CV / math.sqrt(rows) * end_val
+    errors = [error for error in (row_error(job, VAL), row_error(job, TEST)) if error is not None]
+    sampling = SIGNIFICANT * math.hypot(*errors) if errors else 0.0
     noise = 3 * max(step_noise(last_half(val, 5)), fold_spread(job.history, VAL))
     return max(noise, sampling, MATERIAL * job.facts.trivial_loss)
 
@@ -186,17 +196,35 @@ def test_gap(job: JobRecord) -> float | None:
 
 
 def mismatch_suspected(job: JobRecord) -> bool:
-    """Whether the test loss is above validation beyond noise: the cue to run adversarial validation."""
+    """Whether the test loss is above validation beyond noise, or by a material amount (GAP of the trivial
+    loss) that a small test set's noise may hide: the cue to run adversarial validation."""
     gap = test_gap(job)
-    return gap is not None and gap > mismatch_threshold(job)
+    return gap is not None and (gap > mismatch_threshold(job) or gap >= GAP * job.facts.trivial_loss)
+
+
+def features_differ(job: JobRecord) -> bool:
+    """Adversarial validation's AUC is beyond ADVERSARIAL_AUC and beyond 3 standard errors of chance for
+    these sizes: √((n₁ + n₂ + 1) / (12·n₁·n₂)), the Mann–Whitney statistic's under no difference (Hanley &
+    McNeil, Radiology 1982) — 0.07 for 96 training and 24 test rows, so a tiny test set needs more."""
+    auc, rows, test_rows = job.facts.adversarial_auc, job.facts.n_train, job.facts.n_test
+    if auc is None or rows < 1 or test_rows < 1:
+        return False
+    chance_se = math.sqrt((rows + test_rows + 1) / (12 * rows * test_rows))
+    return auc >= max(ADVERSARIAL_AUC, 0.5 + 3 * chance_se)
 
 
 def check_mismatch(job: JobRecord) -> Finding | None:
+    """Test well above validation. Beyond its noise: critical when the features differ (adversarial
+    validation) or the gap is gross, else a warning. A material gap within the test rows' noise is
+    critical only when the features differ — their difference is evidence apart from the losses — and
+    otherwise `info`: the fit is then in doubt, not shown to be a mismatch."""
     gap = test_gap(job)
     if gap is None or not mismatch_suspected(job):
         return None
     test, val, auc = job.at_end(TEST) or 0.0, job.at_end(VAL) or 0.0, job.facts.adversarial_auc
-    confirmed = auc is not None and auc >= ADVERSARIAL_AUC
+    noise = compare(job, TEST, VAL)
+    beyond_noise = gap > mismatch_threshold(job)
+    confirmed = features_differ(job)
     # unconfirmed by the features, only a gross gap (twice the loss, twice the chance threshold) is a verdict
     much_worse = test >= TEST_MUCH_WORSE * val and gap >= max(GAP * job.facts.trivial_loss, 2 * mismatch_threshold(job))
     if confirmed:
@@ -205,16 +233,29 @@ def check_mismatch(job: JobRecord) -> Finding | None:
         how = f"the features look alike (adversarial ROC AUC {auc:.2f}): the labels or their relation to the features may differ"
     else:
         how = "adversarial validation was not run"
+    if confirmed or much_worse:
+        severity = Severity.critical
+    elif beyond_noise:
+        severity = Severity.warning
+    else:
+        severity = Severity.info
+    noisy = not beyond_noise and not confirmed
+    title = f"test loss {test:.3g} against validation loss {val:.3g}"
+    if noisy and noise is not None:
+        title += f", a gap within the noise of {noise.noise}"
     return Finding(
         code=FindingCode.mismatch,
-        severity=Severity.critical if confirmed or much_worse else Severity.warning,
-        title=f"test loss {test:.3g} against validation loss {val:.3g}",
+        severity=severity,
+        title=title,
         evidence={
             "val_loss": sig(val),
             "test_loss": sig(test),
             "gap": sig(gap),
             "noise_threshold": sig(mismatch_threshold(job)),
+            **(noise.evidence() if noise is not None else {}),
+            "within_noise": noisy,
             "adversarial_auc": sig(auc),
+            "features_differ": confirmed,
             "test_rows": job.facts.n_test,
         },
         explanation=(

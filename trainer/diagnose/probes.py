@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from trainer.diagnose.history import TRAIN, VAL, JobRecord, sig
-from trainer.diagnose.verdict import decide
+from trainer.diagnose.verdict import OPTIMIZATION_EVIDENCE, decide
 from trainwell.diagnosis import (
     Diagnosis,
     DiagnosisStatus,
@@ -143,7 +143,15 @@ def probe_findings(findings: Sequence[Finding], probes: Sequence[Probe]) -> list
     done = {p.kind: p for p in probes if p.train_loss is not None and p.original_train_loss is not None}
     if not done:
         return []
-    high = any(f.code == FindingCode.high_training_loss for f in findings)
+    # The rules already read the run as an optimization failure (a high training loss, or a critical
+    # pathology such as most units dead): a probe need only confirm it. A bigger probe is also ReLU,
+    # BatchNorm and Adam, so its gain over a broken run is partly the repair; against a critical
+    # pathology only an easier probe that did no better lets it speak for capacity.
+    high = any(
+        f.code == FindingCode.high_training_loss
+        or (f.code in OPTIMIZATION_EVIDENCE and f.severity == Severity.critical)
+        for f in findings
+    )
     easier, bigger = done.get(ProbeKind.easier), done.get(ProbeKind.bigger)
     if easier is not None and _gain(easier.train_loss, easier.original_train_loss) >= (
         EASIER_GAIN if high else MODERATE_GAIN
@@ -175,11 +183,12 @@ def settle(diagnosis: Diagnosis, probes: Sequence[Probe]) -> Diagnosis:
     decided again over everything. Idempotent (an earlier probe finding is replaced)."""
     findings = [f for f in diagnosis.findings if f.code not in PROBE_CODES]
     findings += probe_findings(findings, probes)
-    verdict, ordered, summary = decide(findings)
+    verdict, ordered, summary, confidence = decide(findings, diagnosis.decomposition)
     return diagnosis.model_copy(
         update={
             "status": DiagnosisStatus.ready,
             "verdict": verdict,
+            "confidence": confidence,
             "summary": summary,
             "findings": ordered,
             "probes": list(probes),

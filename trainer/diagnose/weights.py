@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -72,22 +73,37 @@ def job_curvature(
     )
 
 
+@dataclass(frozen=True)
+class LossErrors:
+    """Standard errors of a split's mean loss, one per split (None for a split of fewer than 2 rows)."""
+
+    train: float | None
+    val: float | None
+    test: float | None
+
+
 @torch.no_grad()
-def test_gap_standard_error(
-    spec: JobSpec, state_dict: dict[str, Tensor], dataset: Dataset, data: FoldData
-) -> float | None:
-    """Standard error of (mean test loss − mean validation loss) from the per-row losses at `state_dict`.
+def loss_standard_errors(spec: JobSpec, state_dict: dict[str, Tensor], dataset: Dataset, data: FoldData) -> LossErrors:
+    """Standard error of each split's mean loss, from the per-row losses at `state_dict`: std / √rows.
 
     Measured, not assumed: a good classifier's row losses are mostly ~0 with a few confident mistakes, so
-    one row can move a small split's mean loss by more than any rule of thumb allows for.
+    one row can move a small split's mean loss by more than any rule of thumb allows for (one borderline
+    row among 27 moves a cross-entropy by 0.1). The training rows' spread is read on the same fixed subset
+    the curvature uses, and divided by the √ of all of them.
     """
-    if len(data.y_val) < 2 or len(data.y_test) < 2:
-        return None
     device = resolve_device(spec.device)
     model = trained_model(spec, state_dict, dataset, device)
     objective = Objective(spec.resolved_loss(dataset.task), dataset.task, dataset.num_classes, data.target_scale)
-    variance = 0.0
-    for X, y in ((data.X_val, data.y_val), (data.X_test, data.y_test)):
-        rows = objective.row_losses(model(torch.from_numpy(X).to(device)), torch.from_numpy(y).to(device)).double()
-        variance += float(rows.var()) / len(rows)
-    return variance**0.5 if math.isfinite(variance) else None
+
+    def error(X: np.ndarray, y: np.ndarray, rows: int) -> float | None:
+        if len(y) < 2:
+            return None
+        losses = objective.row_losses(model(torch.from_numpy(X).to(device)), torch.from_numpy(y).to(device)).double()
+        value = (float(losses.var()) / rows) ** 0.5
+        return value if math.isfinite(value) else None
+
+    return LossErrors(
+        train=error(*training_subset(data, spec.seed), len(data.y_train)),
+        val=error(data.X_val, data.y_val, len(data.y_val)),
+        test=error(data.X_test, data.y_test, len(data.y_test)),
+    )

@@ -102,9 +102,12 @@ export function renderDiagnosis(diagnosis, { job, launch, launching }) {
       {},
       "Diagnosis ",
       diagnosis.verdict ? verdictBadge(diagnosis.verdict, { provisional }) : h("span", { class: "hint" }, "no verdict yet"),
+      diagnosis.verdict && diagnosis.confidence ? confidenceBadge(diagnosis.confidence) : null,
     ),
     provisional ? probeBanner(diagnosis.probes || [], job) : null,
     h("p", {}, diagnosis.summary),
+    renderConfidence(diagnosis.confidence),
+    renderDecomposition(diagnosis.decomposition),
     renderCurvature(diagnosis.curvature),
     (diagnosis.findings || []).map((finding) => renderFinding(finding, provisional ? null : launch, launching)),
     provisional ? null : renderProbes(diagnosis.probes || [], job),
@@ -148,6 +151,41 @@ function renderProbes(probes, job) {
         ),
       ),
     ),
+  );
+}
+
+function confidenceBadge(confidence) {
+  return h(
+    "span",
+    { class: `badge confidence confidence-${confidence.level}`, id: "confidence", "data-confidence": confidence.level },
+    `${confidence.level} confidence`,
+  );
+}
+
+// What the verdict rests on, and for a weak one what would settle it.
+function renderConfidence(confidence) {
+  if (!confidence) return null;
+  return h(
+    "p",
+    { class: "confidence-margin", id: "confidence-margin" },
+    `Rests on: ${confidence.margin}.`,
+    confidence.settle ? h("span", { class: "hint" }, ` To settle it: ${confidence.settle}.`) : null,
+  );
+}
+
+// test loss = training loss + generalization gap + shift gap, each gap ± its standard error
+function renderDecomposition(decomposition) {
+  if (!decomposition) return null;
+  const term = (t) => (t ? `${formatNumber(t.value)} ± ${formatNumber(t.standard_error)} (${t.noise || "noise unknown"})` : "—");
+  return h(
+    "dl",
+    { class: "facts", id: "decomposition" },
+    factItems([
+      ["training loss", formatNumber(decomposition.train_loss)],
+      ["+ generalization gap", term(decomposition.generalization_gap)],
+      ["+ shift gap", term(decomposition.shift_gap)],
+      ["= test loss", formatNumber(decomposition.test_loss)],
+    ]),
   );
 }
 

@@ -134,6 +134,11 @@ def verdict_line(diagnosis: Diagnosis) -> None:
         return
     line = f"verdict: [bold]{diagnosis.verdict.value}[/]"
     out.print(line + (f" — {escape(diagnosis.summary)}" if diagnosis.summary else ""), soft_wrap=True)
+    if (confidence := diagnosis.confidence) is not None:
+        settle = f"; to settle it: {escape(confidence.settle)}" if confidence.settle else ""
+        out.print(
+            f"confidence: [bold]{confidence.level.value}[/] — {escape(confidence.margin)}{settle}", soft_wrap=True
+        )
 
 
 def diagnosis_detail(diagnosis: Diagnosis, *, as_json: bool) -> None:
@@ -141,6 +146,13 @@ def diagnosis_detail(diagnosis: Diagnosis, *, as_json: bool) -> None:
         _print_json(diagnosis.model_dump(mode="json"))
         return
     verdict_line(diagnosis)
+    if (parts := diagnosis.decomposition) is not None:
+        terms = [("generalization gap", parts.generalization_gap), ("shift gap", parts.shift_gap)]
+        shown = " + ".join(
+            f"{name} {term.value:.4g} ± {term.standard_error or 0:.2g}" for name, term in terms if term is not None
+        )
+        test = f" = test loss {parts.test_loss:.4g}" if parts.test_loss is not None else ""
+        out.print(f"losses: training {parts.train_loss:.4g} + {shown}{test}", soft_wrap=True)
     if diagnosis.findings:
         table = Table("code", "severity", "finding", "remedies (index: title)")
         for finding in diagnosis.findings:
