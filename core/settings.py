@@ -88,7 +88,9 @@ class Settings(BaseSettings):
     max_run_points_per_batch: int = Field(10_000, ge=1)
     run_points_per_minute: int = Field(10_000_000, ge=1)
     # A sweep's cells × seeds; its trials are released max_parallel at a time within max_active_jobs.
-    max_sweep_trials: int = Field(500, ge=1, description="trials (cells × seeds) per sweep")
+    max_sweep_trials: int = Field(
+        500, ge=1, description="trials (cells or a search's configurations × seeds) per sweep"
+    )
     # Set by `make run`'s supervisor for its worker: the worker touches this file once it
     # consumes, so "serving" is printed only when jobs can actually train.
     worker_ready_file: Path | None = None

@@ -116,8 +116,9 @@ class Job(Base):
 
 
 class Sweep(Base):
-    """A grid over spec fields × seeds (trainwell.sweep). Its trials wait in sweep_trials and become jobs
-    as they are released; `result` holds the comparison once the sweep has ended (it no longer changes)."""
+    """A grid (or a search) over spec fields × seeds (trainwell.sweep). Its trials wait in sweep_trials and
+    become jobs as they are released; a search's configurations are sampled into sweep_trials as it has
+    room for them. `result` holds the comparison once the sweep has ended (it no longer changes)."""
 
     __tablename__ = "sweeps"
     __table_args__ = (
@@ -132,7 +133,8 @@ class Sweep(Base):
     status: Mapped[str] = mapped_column(String(16))
     request: Mapped[dict[str, Any]]  # the SweepRequest as sent: what an Idempotency-Key replay must match
     base: Mapped[dict[str, Any]]  # the base spec, validated
-    grid: Mapped[dict[str, Any]]
+    grid: Mapped[dict[str, Any]]  # empty for a search
+    search: Mapped[dict[str, Any] | None]  # the Search (trainwell.sweep), as its JSON
     seeds: Mapped[list[int]] = mapped_column(JSON)
     max_parallel: Mapped[int] = mapped_column(Integer)
     trials: Mapped[int] = mapped_column(Integer)
@@ -144,7 +146,8 @@ class Sweep(Base):
 
 
 class SweepTrial(Base):
-    """One trial of a sweep: a cell and a seed, its spec, and its job once released."""
+    """One trial of a sweep: a cell (a search's configuration index) and a seed, its spec, and its job once
+    released. The primary key makes a configuration's rows once: position is cell × seeds + the seed's."""
 
     __tablename__ = "sweep_trials"
 
@@ -153,6 +156,7 @@ class SweepTrial(Base):
     cell: Mapped[int] = mapped_column(Integer)
     seed: Mapped[int] = mapped_column(BigInteger)
     spec: Mapped[dict[str, Any]]
+    params: Mapped[dict[str, Any] | None]  # a search's sampled configuration: dotted path → value
     job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
 
 

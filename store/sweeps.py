@@ -4,6 +4,7 @@ A release is a compare-and-set on both sides: the sweep row is updated first (it
 and SQLite's write lock serialize concurrent releases of one sweep, so max_parallel holds exactly), and
 each trial takes its job only while it has none. The worker that ends a trial, the reaper and the API
 all release through `release_trials`, commit, and send the released jobs' messages with `send_released`.
+A search's next configurations are sampled into waiting trials by that same release (store/sweep_search.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from store.jobs import Cursor, new_job
 from store.models import Job, JobDiagnosis, Sweep, SweepTrial, utcnow
 from store.quotas import ACTIVE
 from store.stale_jobs import mark_sent_now
+from store.sweep_search import sample_waiting
 from trainwell.diagnosis import DiagnosisStatus
 from trainwell.job import JobOrigin, JobStatus
 from trainwell.spec import JobSpec
@@ -36,9 +38,11 @@ class Released:
 
 
 def create_sweep(*, session: Session, sweep: dict[str, Any], trials: Sequence[dict[str, Any]]) -> None:
-    """Insert the sweep row and its trial rows (position, cell, seed, spec), none released yet."""
+    """Insert the sweep row and its trial rows (position, cell, seed, spec), none released yet; a search
+    has none yet (its releases sample them)."""
     session.execute(insert(Sweep).values(**sweep))
-    session.execute(insert(SweepTrial), [{"sweep_id": sweep["id"], "job_id": None, **trial} for trial in trials])
+    if trials:  # an empty executemany would insert one row of defaults
+        session.execute(insert(SweepTrial), [{"sweep_id": sweep["id"], "job_id": None, **trial} for trial in trials])
 
 
 def get_sweep(*, session: Session, sweep_id: str, principal_id: int | None) -> Sweep | None:
@@ -62,16 +66,17 @@ def delete_sweep(*, session: Session, sweep_id: str) -> None:
 
 def release_trials(*, session: Session, sweep_id: str, max_active_jobs: int, now: datetime) -> list[Released]:
     """Turn the sweep's next waiting trials into queued jobs: as many as keep the sweep within its
-    max_parallel and its principal within max_active_jobs. Nothing for an ended sweep."""
+    max_parallel and its principal within max_active_jobs, a search's next configurations sampled first
+    when fewer trials wait. Nothing for an ended sweep."""
     locked = session.execute(
         update(Sweep)
         .where(Sweep.id == sweep_id, Sweep.status == SweepStatus.running.value)
         .values(released_at=now)
-        .returning(Sweep.principal_id, Sweep.max_parallel)
+        .returning(Sweep.principal_id, Sweep.max_parallel, Sweep.search)
     ).first()
     if locked is None:
         return []
-    principal_id, max_parallel = locked
+    principal_id, max_parallel, search = locked
     in_flight = session.scalar(
         select(func.count()).select_from(Job).where(Job.sweep_id == sweep_id, Job.status.in_(ACTIVE))
     )
@@ -86,6 +91,8 @@ def release_trials(*, session: Session, sweep_id: str, max_active_jobs: int, now
     room = min(max_parallel - (in_flight or 0), max_active_jobs - (principal_active or 0))
     if room <= 0:
         return []
+    if search is not None:  # a JSON column's SQL NULL and JSON null both read as None
+        sample_waiting(session=session, sweep_id=sweep_id, room=room)
     waiting = session.execute(
         select(SweepTrial.position, SweepTrial.spec)
         .where(SweepTrial.sweep_id == sweep_id, SweepTrial.job_id.is_(None))
@@ -140,8 +147,10 @@ def advance(*, session: Session, sweep_id: str, max_active_jobs: int, now: datet
 
 
 def end_if_done(*, session: Session, sweep_id: str, now: datetime) -> bool:
-    """running → succeeded once no trial waits, none of its jobs is active and each has its final diagnosis
-    (the table's verdicts and sharpness come from them); True when it ended now."""
+    """running → succeeded once every trial is stored (a search samples them as it goes), none waits, none of
+    its jobs is active and each has its final diagnosis (the table's verdicts and sharpness come from them);
+    True when it ended now."""
+    stored = select(func.count()).where(SweepTrial.sweep_id == sweep_id).scalar_subquery()
     waiting = select(SweepTrial.position).where(SweepTrial.sweep_id == sweep_id, SweepTrial.job_id.is_(None))
     active = select(Job.id).where(Job.sweep_id == sweep_id, Job.status.in_(ACTIVE))
     diagnosed = select(JobDiagnosis.job_id).where(
@@ -153,6 +162,7 @@ def end_if_done(*, session: Session, sweep_id: str, now: datetime) -> bool:
         .where(
             Sweep.id == sweep_id,
             Sweep.status == SweepStatus.running.value,
+            stored >= Sweep.trials,
             ~waiting.exists(),
             ~active.exists(),
             ~undiagnosed.exists(),

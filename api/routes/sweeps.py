@@ -1,4 +1,4 @@
-"""/v1/sweeps: create, read (the comparison), list, cancel. A sweep's trials are jobs: /v1/jobs?sweep_id=."""
+"""/v1/sweeps: create (a grid or a search), read (the comparison), list, cancel. A sweep's trials are jobs: /v1/jobs?sweep_id=."""
 
 from __future__ import annotations
 
@@ -19,7 +19,11 @@ SWEEP_EXAMPLES: dict[str, Any] = {
     "optimizers × batch sizes": {
         "summary": "optimizers × batch sizes on digits, three seeds",
         "value": cast(dict[str, Any], SweepRequest.model_config.get("json_schema_extra"))["examples"][0],
-    }
+    },
+    "a search": {
+        "summary": "a TPE search over the learning rate, the width and the batch size on digits, two seeds",
+        "value": cast(dict[str, Any], SweepRequest.model_config.get("json_schema_extra"))["examples"][1],
+    },
 }
 
 router = APIRouter(
@@ -53,8 +57,10 @@ def create_sweep(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> Sweep:
-    """Run a grid over spec fields × seeds: every cell's spec is checked first (a refused cell is a 422
-    naming it, and nothing is stored), then the first `max_parallel` trials are queued."""
+    """Run a grid over spec fields × seeds, or a search (ranges and choices an Optuna sampler draws
+    configurations from, each run once per seed): every cell's spec, or each range's ends and every choice,
+    is checked first (a refusal is a 422 naming the field, and nothing is stored), then the first
+    `max_parallel` trials are queued; a search samples its next configuration as each trial ends."""
     assert request is not None  # FastAPI refused a missing body already
     created = sweeps.create_sweep(
         session=session, caller=caller, settings=settings, request=request, idempotency_key=idempotency_key

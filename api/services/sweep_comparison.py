@@ -25,15 +25,15 @@ from store.sweeps import TrialRow
 from trainwell.diagnosis import Verdict
 from trainwell.job import JobStatus
 from trainwell.metrics import MetricName
-from trainwell.sweep import Comparison, Stat, SweepCell, SweepFinding
-from trainwell.sweep_grid import cells
+from trainwell.sweep import OBJECTIVE_METRIC, Comparison, Stat, SweepCell, SweepFinding
+from trainwell.sweep_grid import Cell
 
 # The metrics a row reports, at the best epoch and the last: each split's loss and score.
 REPORTED = tuple(
     MetricName(f"{split}_{kind}") for kind in ("loss", "accuracy", "mae", "r2") for split in ("train", "val", "test")
 )
-# Cells rank by the validation loss at each trial's best epoch: model selection never looks at the test split.
-RANKED_BY = "best_val_loss"
+# Cells rank by the sweep's objective at each trial's best epoch, as a search's sampler minimizes it.
+RANKED_BY = f"best_{OBJECTIVE_METRIC}"
 _VERDICTS = frozenset(verdict.value for verdict in Verdict)
 
 
@@ -48,18 +48,18 @@ class SweepComparison:
 
 def compare(
     *,
-    grid: dict[str, list[Any]],
+    cells: Sequence[Cell],
     trials: Sequence[TrialRow],
     verdicts: Mapping[str, str],
     sharpness: Mapping[str, float],
     curves: Mapping[str, Mapping[str, list[float]]] | None = None,
 ) -> SweepComparison:
-    """The table (one row per grid cell, in cell order), the best cell by mean best validation loss with
+    """The table (one row per cell, in cell order: a grid's cells, or a search's configurations), the best cell by mean best validation loss with
     Welch's test against the runner-up, and the findings. `verdicts` and `sharpness` (λmax) are keyed by job
     id; `curves` (job id → metric → per-epoch values) feeds the curve-based findings, which it skips if None."""
     outcomes: list[CellOutcome] = []
     ranked_by: dict[int, list[float]] = {}  # cell → its seeds' RANKED_BY values, for Welch's test
-    for cell in cells(grid):
+    for cell in cells:
         mine = sorted((trial for trial in trials if trial.cell == cell.index), key=lambda trial: trial.position)
         done = [trial for trial in mine if trial.status is JobStatus.succeeded and trial.summary is not None]
         samples = _metric_samples(done)

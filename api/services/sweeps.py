@@ -4,12 +4,13 @@ A sweep's trials wait in the database and become ordinary jobs as they are relea
 at creation the first `max_parallel`, then one each time a trial ends — by the worker that ends it, by
 the reaper every round (so a crash never strands a sweep) and by a trial's cancel. max_parallel is what
 keeps a big sweep from starving everyone else: the queue never holds more than that many of its trials.
+A search's configurations are sampled by those same releases (store/sweep_search.py), so none is stored at
+creation: its space is checked instead, each range's ends and every choice against the JobSpec and limits.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,12 +33,14 @@ from store.jobs import Cursor
 from store.metrics import epoch_curves
 from store.models import JobDiagnosis, utcnow
 from store.principals import Caller
+from store.sweep_search import sampled
 from trainwell.diagnosis import Diagnosis, DiagnosisStatus
 from trainwell.job import JobStatus
 from trainwell.model_size import DATASET_SHAPES
 from trainwell.spec import JobSpec
 from trainwell.sweep import (
     Comparison,
+    Search,
     Sweep,
     SweepCell,
     SweepCounts,
@@ -46,7 +49,8 @@ from trainwell.sweep import (
     SweepRequest,
     SweepStatus,
 )
-from trainwell.sweep_grid import GridError, Trial, expand, written_base
+from trainwell.sweep_grid import Cell, GridError, cells, expand, written_base
+from trainwell.sweep_search import check_space
 
 CANCELLED_WAITING = Diagnosis(
     status=DiagnosisStatus.not_applicable, summary="No verdict: the sweep was cancelled before the trial started."
@@ -66,14 +70,15 @@ def create_sweep(
 ) -> Created:
     """Validate every trial, store the sweep and release its first trials; a replayed key answers the sweep
     it created. Nothing is stored when any cell is refused (InvalidField naming it)."""
-    request_json = request.model_dump(mode="json", exclude_unset=True)
+    request_json = request.model_dump(mode="json", exclude_unset=True, by_alias=True)
     refuse_nul(request_json)
     if idempotency_key is not None:
         existing = _replay(session, caller, idempotency_key, request_json)
         if existing is not None:
             return Created(existing, replayed=True)
-    trials = _expand(request, settings)
-    _check_limits(session, caller, settings, trials)
+    trial_rows, checked, planned = _expand(request, settings)
+    for spec, cell, field in checked:
+        _check_limits(session, caller, settings, spec, cell=cell, field=field)
     if request.max_parallel > settings.max_active_jobs:
         raise InvalidField(
             "max_parallel",
@@ -89,17 +94,14 @@ def create_sweep(
         "status": SweepStatus.running.value,
         "request": request_json,
         "base": JobSpec.model_validate(written_base(request)).model_dump(mode="json"),  # as its trials run
-        "grid": request.grid,
+        "grid": request.grid or {},
+        "search": None if request.search is None else request.search.model_dump(mode="json", by_alias=True),
         "seeds": request.seeds,
         "max_parallel": request.max_parallel,
-        "trials": len(trials),
+        "trials": planned,
         "idempotency_key": idempotency_key,
         "created_at": now,
     }
-    trial_rows = [
-        {"position": position, "cell": trial.cell.index, "seed": trial.seed, "spec": trial.spec.model_dump(mode="json")}
-        for position, trial in enumerate(trials)
-    ]
     try:
         sweep_store.create_sweep(session=session, sweep=row, trials=trial_rows)
         released = sweep_store.release_trials(
@@ -134,9 +136,22 @@ def _replay(session: Session, caller: Caller, key: str, request_json: dict[str, 
     return sweep_resource(session=session, sweep=existing, detail=False)
 
 
-def _expand(request: SweepRequest, settings: Settings) -> list[Trial]:
+# a spec to check against the deployment's limits, the grid cell it is, or the search field whose value it tries
+Checked = tuple[JobSpec, int | None, str | None]
+
+
+def _expand(request: SweepRequest, settings: Settings) -> tuple[list[dict[str, Any]], list[Checked], int]:
+    """A grid's trial rows, or none for a search (its releases sample them); the specs to check against the
+    limits; and the trials the sweep will run."""
+    if request.grid is not None and request.search is not None:
+        raise InvalidField("search", "a sweep has a grid or a search, not both", "invalid_sweep")
+    if request.grid is None and request.search is None:
+        raise InvalidField("grid", "a sweep needs a grid (or a search)", "invalid_sweep")
     try:
-        return expand(request, max_trials=settings.max_sweep_trials)
+        if request.search is not None:
+            checked = check_space(request, max_trials=settings.max_sweep_trials)
+            return [], [(spec, None, field) for field, spec in checked], request.search.trials * len(request.seeds)
+        trials = expand(request, max_trials=settings.max_sweep_trials)
     except GridError as exc:
         facts: dict[str, Any] = {}
         if exc.cell is not None:
@@ -144,23 +159,29 @@ def _expand(request: SweepRequest, settings: Settings) -> list[Trial]:
         if exc.allowed is not None:
             facts["allowed"] = exc.allowed
         raise InvalidField(exc.field, exc.message, "invalid_sweep", **facts) from None
+    rows = [
+        {"position": position, "cell": trial.cell.index, "seed": trial.seed, "spec": trial.spec.model_dump(mode="json")}
+        for position, trial in enumerate(trials)
+    ]
+    distinct = {trial.cell.index: trial.spec for trial in trials}  # a cell's seeds differ only in the seed
+    return rows, [(spec, cell, None) for cell, spec in distinct.items()], len(trials)
 
 
-def _check_limits(session: Session, caller: Caller, settings: Settings, trials: Sequence[Trial]) -> None:
-    """Each distinct cell against the deployment's limits, as a submission would be checked."""
-    for trial in {trial.cell.index: trial for trial in trials}.values():
-        spec = trial.spec
-        shape = DATASET_SHAPES.get(spec.dataset.name) or uploaded_shape(session=session, caller=caller, spec=spec)
-        if shape is None:
-            raise InvalidField("base.dataset.name", f"{spec.dataset.name!r} is neither built in nor uploaded")
-        exceeded = settings.limits.exceeded(spec, shape)
-        if exceeded is not None:
-            refused = past_limit(exceeded, settings.limits)
-            raise InvalidField(
-                refused.field, f"cell {trial.cell.index}: {refused.message}", refused.code, cell=trial.cell.index
-            )
-        if spec.device == "cuda":
-            require_gpu_worker(session=session, settings=settings, spec=spec)
+def _check_limits(
+    session: Session, caller: Caller, settings: Settings, spec: JobSpec, *, cell: int | None, field: str | None
+) -> None:
+    """A cell's spec (or a search's extreme) against the deployment's limits, as a submission would be checked."""
+    shape = DATASET_SHAPES.get(spec.dataset.name) or uploaded_shape(session=session, caller=caller, spec=spec)
+    if shape is None:
+        raise InvalidField("base.dataset.name", f"{spec.dataset.name!r} is neither built in nor uploaded")
+    exceeded = settings.limits.exceeded(spec, shape)
+    if exceeded is not None:
+        refused = past_limit(exceeded, settings.limits)
+        if cell is not None:
+            raise InvalidField(refused.field, f"cell {cell}: {refused.message}", refused.code, cell=cell)
+        raise InvalidField(field or refused.field, f"{refused.field}: {refused.message}", refused.code)
+    if spec.device == "cuda":
+        require_gpu_worker(session=session, settings=settings, spec=spec)
 
 
 def own_sweep(*, session: Session, caller: Caller, sweep_id: str) -> models.Sweep:
@@ -232,6 +253,8 @@ def sweep_resource(*, session: Session, sweep: models.Sweep, detail: bool = True
 
 def _resource(sweep: models.Sweep, counts: dict[str, int]) -> Sweep:
     tally = SweepCounts(**{status: counts.get(status, 0) for status in SweepCounts.model_fields})
+    unsampled = sweep.trials - sum(counts.values())  # a search's configurations not sampled yet wait too
+    tally = tally.model_copy(update={"waiting": tally.waiting + max(unsampled, 0)})
     if sweep.status == SweepStatus.cancelled.value:  # what never left the database never will
         tally = tally.model_copy(update={"waiting": 0, "cancelled": tally.cancelled + tally.waiting})
     return Sweep(
@@ -240,6 +263,7 @@ def _resource(sweep: models.Sweep, counts: dict[str, int]) -> Sweep:
         status=SweepStatus(sweep.status),
         base=JobSpec.model_validate(sweep.base),
         grid=sweep.grid,
+        search=None if sweep.search is None else Search.model_validate(sweep.search),
         seeds=sweep.seeds,
         max_parallel=sweep.max_parallel,
         created_at=sweep.created_at,
@@ -257,7 +281,11 @@ def _comparison(session: Session, sweep: models.Sweep) -> dict[str, Any]:
     if SweepStatus(sweep.status).is_final:  # the curves cost a read per trial: once, when the result is kept
         succeeded = [t.job_id for t in trials if t.job_id is not None and t.status is JobStatus.succeeded]
         curves = epoch_curves(session=session, job_ids=succeeded, names=list(CURVE_METRICS), fold=0)
-    compared = compare(grid=sweep.grid, trials=trials, verdicts=verdicts, sharpness=sharpness, curves=curves)
+    if sweep.search is None:
+        rows = cells(sweep.grid)
+    else:  # a search's rows are its configurations, each showing the values its sampler drew
+        rows = [Cell(config.index, config.params) for config in sampled(session=session, sweep_id=sweep.id)]
+    compared = compare(cells=rows, trials=trials, verdicts=verdicts, sharpness=sharpness, curves=curves)
     return {
         "table": [row.model_dump(mode="json") for row in compared.table],
         "best": compared.best.model_dump(mode="json") if compared.best else None,

@@ -40,6 +40,8 @@ from trainwell.metrics import MetricName
 from trainwell.spec import JobSpec
 from trainwell.sweep import (
     Comparison,
+    Distribution,
+    Search,
     Stat,
     Sweep,
     SweepCell,
@@ -68,6 +70,7 @@ __all__ = [
     "DatasetKind",
     "Diagnosis",
     "DiagnosisEvent",
+    "Distribution",
     "EpochEvent",
     "FailureReason",
     "Finding",
@@ -94,6 +97,7 @@ __all__ = [
     "RateLimitError",
     "Remedy",
     "RemedyJob",
+    "Search",
     "SpecFileError",
     "Stat",
     "StatusEvent",

@@ -7,15 +7,27 @@ each of its values replaces that field in the base spec, except an object, which
 "momentum": 0.9}, {"name": "adam"}]`). The cells are the grid's cartesian product, in the order of its
 keys and values; each cell runs once per seed, the seed going to the spec's `seed` (weight init, batch
 order) while the data split stays the base's `dataset.seed` unless the grid names it.
+
+Instead of a grid, a sweep may carry a `search`: a space of ranges and choices over the same dotted
+paths, from which a sampler (Optuna's random or TPE) draws `trials` configurations one at a time as
+the sweep has room, each run once per seed and scored by the mean of its seeds' OBJECTIVE_METRIC.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from trainwell.diagnosis import Severity, Verdict
 from trainwell.spec import MAX_SEED, JobSpec
@@ -31,6 +43,67 @@ class SweepStatus(StrEnum):
         return self is not SweepStatus.running
 
 
+# What ranks a sweep's cells and what a search's sampler minimizes: the validation loss at each trial's
+# best epoch (its summary's `best_metrics`), so model selection never looks at the test split.
+OBJECTIVE_METRIC = "val_loss"
+
+
+class Distribution(BaseModel):
+    """One dimension of a search space: exactly one of `uniform`, `loguniform`, `int` (with `log` for a
+    log scale) as `[low, high]`, both ends included, or `choice`, the values to pick from."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    uniform: tuple[float, float] | None = None
+    loguniform: tuple[float, float] | None = None
+    integer: tuple[int, int] | None = Field(None, alias="int")
+    log: bool = Field(False, description="with `int`: sample on a log scale")
+    choice: list[Any] | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Distribution:
+        given = [name for name in ("uniform", "loguniform", "integer", "choice") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of uniform, loguniform, int, choice")
+        if self.log and self.integer is None:
+            raise ValueError("log applies to int only (loguniform is the log-scale float range)")
+        bounds = self.bounds
+        if bounds is not None:
+            low, high = bounds
+            if low >= high:
+                raise ValueError(f"low {low} must be below high {high}")
+            if (self.loguniform is not None or self.log) and low <= 0:
+                raise ValueError(f"a log scale needs low > 0, not {low}")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The one kind it is, as a request writes it: `{"int": [16, 512], "log": true}`, not every field."""
+        dumped: dict[str, Any] = handler(self)
+        kept = {key: value for key, value in dumped.items() if value is not None}
+        if self.integer is None:
+            kept.pop("log", None)
+        return kept
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        """[low, high] of a range; None for a choice."""
+        return self.uniform or self.loguniform or self.integer
+
+
+class Search(BaseModel):
+    """A search space and the sampler that draws its configurations."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    space: dict[str, Distribution] = Field(
+        min_length=1, description="dotted spec path → its distribution, as a grid key names a field"
+    )
+    sampler: Literal["random", "tpe"] = Field("tpe", description="Optuna's RandomSampler or TPESampler")
+    trials: int = Field(ge=1, description="configurations to sample; each runs once per seed")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="the sampler's seed: the same seed draws the same search")
+
+
 class SweepRequest(BaseModel):
     """POST /v1/sweeps."""
 
@@ -44,17 +117,35 @@ class SweepRequest(BaseModel):
                     "grid": {"optimizer.name": ["sgd", "adam"], "batch_size": [16, 1024]},
                     "seeds": [0, 1, 2],
                     "max_parallel": 4,
-                }
+                },
+                {
+                    "name": "a learning-rate and width search on digits",
+                    "base": {"dataset": {"name": "digits"}, "epochs": 20},
+                    "search": {
+                        "space": {
+                            "optimizer.lr": {"loguniform": [1e-5, 1]},
+                            "model.hidden": {"choice": [[64], [128, 128]]},
+                            "batch_size": {"int": [16, 512], "log": True},
+                        },
+                        "sampler": "tpe",
+                        "trials": 8,
+                        "seed": 0,
+                    },
+                    "seeds": [0, 1],
+                    "max_parallel": 4,
+                },
             ]
         },
     )
 
     name: str | None = Field(None, max_length=200)
     base: JobSpec = Field(description="the spec every cell starts from")
-    grid: dict[str, list[Any]] = Field(
+    grid: dict[str, list[Any]] | None = Field(
+        None,
         description="dotted spec path → the values it takes; an object value is a JSON merge patch on that field",
         min_length=1,
     )
+    search: Search | None = Field(None, description="instead of a grid: ranges and choices a sampler draws from")
     seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] = Field(
         default_factory=lambda: [0, 1, 2],
         min_length=1,
@@ -90,10 +181,11 @@ class SweepCounts(BaseModel):
 
 
 class SweepCell(BaseModel):
-    """One row of the comparison: a cell's grid values and its statistics over the seeds that finished."""
+    """One row of the comparison: a cell's grid values (a search's sampled configuration) and its
+    statistics over the seeds that finished."""
 
     cell: int
-    values: dict[str, Any]
+    values: dict[str, Any] = Field(description="the cell's grid values, or the configuration a search sampled")
     job_ids: list[str] = Field(description="its trials' jobs, by seed; an unreleased trial has none yet")
     succeeded: int
     metrics: dict[str, Stat] = Field(
@@ -133,17 +225,23 @@ class Sweep(BaseModel):
     name: str | None
     status: SweepStatus
     base: JobSpec
-    grid: dict[str, list[Any]]
+    grid: dict[str, list[Any]] = Field(description="empty for a search")
+    search: Search | None = None
     seeds: list[int]
     max_parallel: int
     created_at: datetime
     finished_at: datetime | None
-    trials: int
+    trials: int = Field(description="cells (or a search's configurations) × seeds")
     counts: SweepCounts
     # GET /v1/sweeps/{id} fills these; a listing leaves them empty
     table: list[SweepCell] = Field(default_factory=list)
     best: Comparison | None = None
     findings: list[SweepFinding] = Field(default_factory=list)
+
+    @property
+    def parameters(self) -> list[str]:
+        """The spec paths its cells vary: the grid's keys, or the search space's."""
+        return list(self.search.space if self.search is not None else self.grid)
 
 
 class SweepPage(BaseModel):

@@ -60,6 +60,8 @@ def expand(request: SweepRequest, *, max_trials: int) -> list[Trial]:
     unless the base's `diagnosis.probes` turns them on: the sweep is already the comparison, and a
     sweep's worth of probes would double its cost.
     """
+    if request.grid is None:
+        raise GridError("grid", "a sweep needs a grid (or a search)")
     grid = cells(request.grid)
     count = len(grid) * len(request.seeds)
     if count > max_trials:
@@ -68,13 +70,10 @@ def expand(request: SweepRequest, *, max_trials: int) -> list[Trial]:
         )
     base = written_base(request)
     for key in request.grid:
-        _check_path(key)
+        check_path(key, f"grid.{key}")
     trials = []
     for cell in grid:
-        patched = base
-        for key, value in cell.values.items():
-            patched = _set(patched, key.split("."), value)
-        spec = _validate(patched, cell)
+        spec = _validate(patched(base, cell.values), cell)
         trials += [Trial(cell, seed, spec.model_copy(update={"seed": seed})) for seed in request.seeds]
     return trials
 
@@ -87,17 +86,24 @@ def written_base(request: SweepRequest) -> dict[str, Any]:
     return base
 
 
-def _check_path(key: str) -> None:
-    """A key names a field of the spec's schema, nested through objects."""
+def patched(base: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """`base` with each dotted path's field replaced by its value (merge-patched by an object)."""
+    for key, value in values.items():
+        base = _set(base, key.split("."), value)
+    return base
+
+
+def check_path(key: str, field: str) -> None:
+    """A key names a field of the spec's schema, nested through objects; GridError naming `field` if not."""
     if key == "seed":
-        raise GridError("grid.seed", "the trial seed comes from `seeds`; list the values there")
+        raise GridError(field, "the trial seed comes from `seeds`; list the values there")
     schema = JobSpec.model_json_schema()
     node: dict[str, Any] = schema
     for depth, part in enumerate(key.split(".")):
         properties = _properties(node, schema)
         if part not in properties:
             where = ".".join(key.split(".")[:depth]) or "the spec"
-            raise GridError(f"grid.{key}", f"{where} has no field {part!r}", allowed=sorted(properties))
+            raise GridError(field, f"{where} has no field {part!r}", allowed=sorted(properties))
         node = properties[part]
 
 

@@ -18,6 +18,7 @@ from trainer.callbacks import FitResult, FoldResult
 from trainwell.diagnosis import Severity, Verdict
 from trainwell.job import JobStatus
 from trainwell.sweep import Stat, SweepFinding
+from trainwell.sweep_grid import cells
 
 START = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -80,7 +81,7 @@ def run(
     sharpness: dict[str, float] | None = None,
     curves: dict[str, dict[str, list[float]]] | None = None,
 ) -> SweepComparison:
-    return compare(grid=grid, trials=trials, verdicts={}, sharpness=sharpness or {}, curves=curves)
+    return compare(cells=cells(grid), trials=trials, verdicts={}, sharpness=sharpness or {}, curves=curves)
 
 
 def codes(result: SweepComparison) -> list[str]:
@@ -113,7 +114,7 @@ def test_the_table_holds_each_cells_statistics_over_its_succeeded_seeds() -> Non
     ]
     verdicts = {"job_0": "good_fit", "job_1": "good_fit", "job_2": "overfitting", "job_4": "diverged", "job_3": "odd"}
     sharpness = {"job_0": 4.0, "job_2": 6.5, "job_3": 9.0, "job_4": 1e6}
-    result = compare(grid=grid, trials=trials, verdicts=verdicts, sharpness=sharpness)
+    result = compare(cells=cells(grid), trials=trials, verdicts=verdicts, sharpness=sharpness)
 
     first, second = result.table
     assert [first.values, second.values] == [{"optimizer.lr": 0.1}, {"optimizer.lr": 0.01}]

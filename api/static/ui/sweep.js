@@ -15,6 +15,18 @@ const TRIALS_PAGE = 200; // the API's largest `limit`
 
 // The comparison in words: which cell leads which on what, by how much, and whether Welch's test tells
 // the lead apart from the seed-to-seed noise.
+// "optimizer.lr ~ loguniform [0.00001, 1]; model.hidden ∈ {[64], [128,128]}; random, 40 configurations, seed 0"
+function searchLine(search) {
+  const dimension = ([name, distribution]) => {
+    if (distribution.choice) return `${name} ∈ {${distribution.choice.map(formatValue).join(", ")}}`;
+    const kind = ["uniform", "loguniform", "int"].find((key) => distribution[key]);
+    const [low, high] = distribution[kind].map(formatNumber);
+    return `${name} ~ ${kind}${distribution.log ? " (log)" : ""} [${low}, ${high}]`;
+  };
+  const dimensions = Object.entries(search.space).map(dimension).join("; ");
+  return `${dimensions}; ${search.sampler}, ${search.trials} configurations, seed ${search.seed}`;
+}
+
 function comparisonLine(sweep) {
   const best = sweep.best;
   if (!best) return "no comparison yet: no cell has a succeeded trial";
@@ -56,14 +68,18 @@ export function showSweep(container, sweepId) {
   const curves = cellCurves(chartBox);
 
   function render(trials) {
-    const cellCount = sweep.table.length || Object.values(sweep.grid).reduce((n, values) => n * values.length, 1);
+    const cellCount = sweep.search
+      ? sweep.search.trials
+      : sweep.table.length || Object.values(sweep.grid).reduce((n, values) => n * values.length, 1);
     fill(
       facts,
       factItems([
         ["status", statusBadge(sweep.status)],
-        ["trials", `${sweep.trials}: ${cellCount} cells × ${sweep.seeds.length} seeds`],
+        ["trials", `${sweep.trials}: ${cellCount} ${sweep.search ? "configurations" : "cells"} × ${sweep.seeds.length} seeds`],
         ["counts", h("span", { class: "counts" }, countBadges(sweep.counts))],
-        ["grid", Object.entries(sweep.grid).map(([name, values]) => `${name} ∈ {${values.map(formatValue).join(", ")}}`).join("; ")],
+        sweep.search
+          ? ["search", searchLine(sweep.search)]
+          : ["grid", Object.entries(sweep.grid).map(([name, values]) => `${name} ∈ {${values.map(formatValue).join(", ")}}`).join("; ")],
         ["seeds", sweep.seeds.join(", ")],
         ["max parallel", String(sweep.max_parallel)],
         ["dataset", sweep.base.dataset.name],

@@ -14,9 +14,21 @@ export function formatValue(value) {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
+// The spec paths a row has values for: the grid's keys, or the search space's.
+export function parameterNames(sweep) {
+  return Object.keys(sweep.search ? sweep.search.space : sweep.grid);
+}
+
+// A cell's value: a long float (a search's sampled lr has sixteen digits) at the table's precision, a
+// grid's values as written.
+function formatCellValue(value) {
+  const long = typeof value === "number" && !Number.isInteger(value) && String(value).length > 8;
+  return long ? formatNumber(value) : formatValue(value);
+}
+
 // "cell 1 (adam, 16)": its index and its grid values, the words the sweep's findings use.
 export function cellLabel(row) {
-  return `cell ${row.cell} (${Object.values(row.values).map(formatValue).join(", ")})`;
+  return `cell ${row.cell} (${Object.values(row.values).map(formatCellValue).join(", ")})`;
 }
 
 // The cell's colour in the chart, and its swatch's data-colour in the table.
@@ -48,11 +60,11 @@ function columns(sweep, trialsById) {
       contents: (row) => [h("span", { class: "swatch", "data-colour": cellColour(row) }), String(row.cell)],
       sortValue: (row) => row.cell,
     },
-    ...Object.keys(sweep.grid).map((name) => ({
+    ...parameterNames(sweep).map((name) => ({
       key: `value:${name}`,
       label: name,
       className: "value",
-      contents: (row) => formatValue(row.values[name]),
+      contents: (row) => formatCellValue(row.values[name]),
       sortValue: (row) => (typeof row.values[name] === "number" ? row.values[name] : formatValue(row.values[name])),
     })),
     {

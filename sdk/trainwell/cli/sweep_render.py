@@ -60,7 +60,7 @@ def sweep_table(sweeps: Sequence[Sweep], *, as_json: bool) -> None:
             f"{trials_ended(sweep.counts)}/{sweep.trials}",
             str(sweep.counts.failed) if sweep.counts.failed else "",
             sweep.created_at.strftime("%m-%d %H:%M"),
-            escape(", ".join(sweep.grid)),
+            escape(", ".join(sweep.parameters)),
             sweep.id,
         )
     out.print(table)
@@ -84,7 +84,7 @@ def sweep_detail(sweep: Sweep, *, as_json: bool) -> None:
 
 def _cells(sweep: Sweep) -> Table:
     scores = [(name, title) for name, title in SCORE_COLUMNS if any(_has(row, name) for row in sweep.table)]
-    table = Table("cell", *(escape(key) for key in sweep.grid), "n", "best val loss")
+    table = Table("cell", *(escape(key) for key in sweep.parameters), "n", "best val loss")
     for _, title in scores:
         table.add_column(title)
     table.add_column("λmax")
@@ -93,7 +93,7 @@ def _cells(sweep: Sweep) -> Table:
         loss = row.metrics.get("best_val_loss")
         table.add_row(
             str(row.cell),
-            *(escape(grid_value(row.values.get(key))) for key in sweep.grid),
+            *(escape(grid_value(row.values.get(key))) for key in sweep.parameters),
             str(row.succeeded if loss is None else loss.n),
             _stat(loss),
             *(_stat(row.metrics.get(name)) for name, _ in scores),

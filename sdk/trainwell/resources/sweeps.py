@@ -23,7 +23,7 @@ from trainwell._sweep_progress import SweepProgress
 from trainwell._sweep_table import SweepTable
 from trainwell.job import JobStatus
 from trainwell.spec import JobSpec
-from trainwell.sweep import Sweep, SweepPage
+from trainwell.sweep import Search, Sweep, SweepPage
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 SweepRef = str | Sweep
 Grid = Mapping[str, Sequence[Any]]
+SearchInput = Search | Mapping[str, Any]
 # the API's largest page: trials() reads every page, so the fewer requests the better
 TRIALS_PAGE = 200
 
@@ -56,16 +57,31 @@ def base_payload(base: SpecInput) -> dict[str, Any]:
     return spec_payload(base)
 
 
+def search_payload(search: SearchInput) -> dict[str, Any]:
+    """A search as the request body carries it: a Search as its JSON, a mapping as given (the service
+    checks it, and a refusal is an `UnprocessableEntityError` naming the field, as for a grid)."""
+    if isinstance(search, Search):
+        return search.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return dict(search)
+
+
 def create_call(
     base: SpecInput,
-    grid: Grid,
+    grid: Grid | None,
+    search: SearchInput | None,
     seeds: Sequence[int] | None,
     max_parallel: int | None,
     name: str | None,
     idempotency_key: str | None,
 ) -> Call[Sweep]:
-    body: dict[str, Any] = {"base": base_payload(base), "grid": {key: list(values) for key, values in grid.items()}}
-    optional = {"name": name, "seeds": None if seeds is None else list(seeds), "max_parallel": max_parallel}
+    body: dict[str, Any] = {"base": base_payload(base)}
+    optional = {
+        "grid": None if grid is None else {key: list(values) for key, values in grid.items()},
+        "search": None if search is None else search_payload(search),
+        "name": name,
+        "seeds": None if seeds is None else list(seeds),
+        "max_parallel": max_parallel,
+    }
     body |= {key: value for key, value in optional.items() if value is not None}  # absent: the service's default
     return Call("POST", "/v1/sweeps", Sweep, json=body, idempotency_key=idempotency_key)
 
@@ -90,20 +106,25 @@ class Sweeps:
     def create(
         self,
         base: SpecInput,
-        grid: Grid,
+        grid: Grid | None = None,
         *,
+        search: SearchInput | None = None,
         seeds: Sequence[int] | None = None,
         max_parallel: int | None = None,
         name: str | None = None,
         idempotency_key: str | None = None,
     ) -> Sweep:
-        """Run `base` (a JobSpec, a dict or a spec file) once per grid cell and seed.
+        """Run `base` (a JobSpec, a dict or a spec file) once per grid cell and seed, or once per seed for each
+        configuration a search samples.
 
         `grid` maps a dotted spec path to its values (`{"optimizer.name": ["sgd", "adam"]}`); an object value
-        is a merge patch on that field. A grid the service refuses is an `UnprocessableEntityError` naming
-        the key or cell, and nothing is stored. The POST's Idempotency-Key makes a retry safe, as for jobs.
+        is a merge patch on that field. `search` instead (a `Search` or its dict) gives ranges and choices
+        (`{"space": {"optimizer.lr": {"loguniform": [1e-5, 1]}}, "sampler": "tpe", "trials": 40}`) from
+        which the service samples `trials` configurations as the sweep has room. A grid or space the service
+        refuses is an `UnprocessableEntityError` naming the key or cell, and nothing is stored. The POST's
+        Idempotency-Key makes a retry safe, as for jobs.
         """
-        return self._client.request(create_call(base, grid, seeds, max_parallel, name, idempotency_key))
+        return self._client.request(create_call(base, grid, search, seeds, max_parallel, name, idempotency_key))
 
     def retrieve(self, sweep: SweepRef) -> Sweep:
         """The sweep with its comparison: `table` (a row per cell), `best` and `findings`."""
@@ -147,7 +168,8 @@ class Sweeps:
                 time.sleep(poll_interval)
 
     def table(self, sweep: SweepRef) -> SweepTable:
-        """The comparison's rows (`SweepCell`), one per cell in grid order; `.to_pandas()` for a DataFrame."""
+        """The comparison's rows (`SweepCell`), one per cell in grid order (a search's configurations in the
+        order sampled, `values` their sampled values); `.to_pandas()` for a DataFrame."""
         return SweepTable(self.retrieve(sweep).table)
 
     def plot(
@@ -177,15 +199,16 @@ class AsyncSweeps:
     async def create(
         self,
         base: SpecInput,
-        grid: Grid,
+        grid: Grid | None = None,
         *,
+        search: SearchInput | None = None,
         seeds: Sequence[int] | None = None,
         max_parallel: int | None = None,
         name: str | None = None,
         idempotency_key: str | None = None,
     ) -> Sweep:
         """See `Sweeps.create`."""
-        return await self._client.request(create_call(base, grid, seeds, max_parallel, name, idempotency_key))
+        return await self._client.request(create_call(base, grid, search, seeds, max_parallel, name, idempotency_key))
 
     async def retrieve(self, sweep: SweepRef) -> Sweep:
         return await self._client.request(retrieve_call(sweep))

@@ -1,0 +1,94 @@
+"""A search sweep's next configuration, asked of an Optuna sampler (random or TPE) through ask-and-tell.
+
+No study outlives a call: each ask builds an in-memory study, tells it every configuration stored so far
+(finished ones with their objective, the rest as running) and asks one more. So the sampler's state is
+the database's, and an API restart, a second API process or a worker releasing the next trial continues
+the same search. The sampler's seed is derived from the search's seed and the configuration's index, so
+that a rebuilt sampler draws configuration N the same way whichever process asks for it.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState
+
+from trainwell.sweep import OBJECTIVE_METRIC, Distribution, Search
+
+# a study is created per ask: its "created in memory" line would log once per released configuration
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """A configuration stored so far: its sampled values, and its objective once all its seeds ended
+    (None when none succeeded with a finite objective: the sampler is told it failed)."""
+
+    params: dict[str, Any]
+    finished: bool
+    objective: float | None
+
+
+def objective(summaries: Iterable[dict[str, Any] | None]) -> float | None:
+    """The mean over the succeeded seeds' summaries of OBJECTIVE_METRIC at their best epoch, as the
+    comparison ranks cells; None when none reports a finite one."""
+    values = []
+    for summary in summaries:
+        value = ((summary or {}).get("best_metrics") or {}).get(OBJECTIVE_METRIC)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            values.append(float(value))
+    return statistics.fmean(values) if values else None
+
+
+def ask(search: Search, stored: Sequence[Configuration], *, attempt: int = 0) -> dict[str, Any]:
+    """The next configuration (dotted path → value) after `stored`, which are in index order."""
+    distributions = {key: _distribution(value) for key, value in search.space.items()}
+    seed = int(np.random.SeedSequence([search.seed, len(stored), attempt]).generate_state(1)[0])
+    sampler: optuna.samplers.BaseSampler = (
+        optuna.samplers.TPESampler(seed=seed) if search.sampler == "tpe" else optuna.samplers.RandomSampler(seed=seed)
+    )
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage(), sampler=sampler, direction="minimize")
+    study.add_trials([_frozen(search, distributions, configuration) for configuration in stored])
+    trial = study.ask(distributions)
+    return {key: _external(search.space[key], trial.params[key]) for key in search.space}
+
+
+def _distribution(distribution: Distribution) -> BaseDistribution:
+    if distribution.choice is not None:
+        # Optuna's categorical choices must be scalars; a choice may be a list (`model.hidden`): the
+        # sampler picks an index, and the configuration stores the value itself
+        return CategoricalDistribution(tuple(range(len(distribution.choice))))
+    if distribution.integer is not None:
+        low, high = distribution.integer
+        return IntDistribution(low, high, log=distribution.log)
+    bounds = distribution.bounds
+    assert bounds is not None
+    return FloatDistribution(bounds[0], bounds[1], log=distribution.loguniform is not None)
+
+
+def _external(distribution: Distribution, internal: Any) -> Any:
+    return distribution.choice[int(internal)] if distribution.choice is not None else internal
+
+
+def _internal(distribution: Distribution, value: Any) -> Any:
+    return distribution.choice.index(value) if distribution.choice is not None else value
+
+
+def _frozen(
+    search: Search, distributions: dict[str, BaseDistribution], configuration: Configuration
+) -> optuna.trial.FrozenTrial:
+    params = {key: _internal(search.space[key], configuration.params[key]) for key in search.space}
+    if not configuration.finished:
+        state, value = TrialState.RUNNING, None
+    elif configuration.objective is None:
+        state, value = TrialState.FAIL, None
+    else:
+        state, value = TrialState.COMPLETE, configuration.objective
+    return optuna.trial.create_trial(state=state, value=value, params=params, distributions=distributions)
