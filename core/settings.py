@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # Browsers may call the API from these origins (JSON list); empty: CORS is off.
     cors_origins: list[str] = Field(default_factory=list)
 
+    # What a finished job keeps of its checkpoints: "final", the last attempt's only (a resumed job's
+    # earlier attempts' files are disk, nothing reads them once it ends); "all", every attempt's.
+    keep_checkpoints: Literal["final", "all"] = "final"
     # Celery: Redis redelivers any message not acked within the visibility timeout
     # (celery#5935, #7651), so it must exceed the longest job we allow to run.
     max_job_seconds: int = Field(24 * 3600, ge=60)

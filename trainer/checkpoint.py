@@ -46,6 +46,20 @@ def newest_checkpoint(directory: Path, *, before: int | None = None) -> Path | N
     return last if last.is_file() else None
 
 
+def prune_checkpoints(directory: Path, *, keep: int) -> list[Path]:
+    """Remove every attempt's checkpoint but attempt `keep`'s, and any unfinished write: once a job has
+    ended, only its final attempt's checkpoint can be resumed from or read (the landscape's); the rest
+    is disk. Returns what was removed."""
+    removed = []
+    if directory.is_dir():
+        for path in directory.iterdir():
+            match = ATTEMPT_NAME.fullmatch(path.name)
+            if (match is not None and int(match.group(1)) != keep) or path.name.endswith(".pt.tmp"):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")

@@ -58,6 +58,7 @@ from store.models import utcnow
 from store.stale_jobs import end_stale_job, mark_resent, requeue_stale_job, stale_jobs, waiting_jobs
 from trainer.diagnose import not_applicable
 from trainwell.job import FailureReason, JobStatus
+from worker.orphans import remove_orphan_checkpoints
 from worker.probes import settle_all
 from worker.sweeps import advance_all
 
@@ -226,9 +227,12 @@ def start_reaper(settings: Settings) -> threading.Thread:
     stop = threading.Event()
 
     def loop() -> None:
+        first = True
         while not stop.wait(settings.reaper_interval_seconds):
             try:
                 reap_once(settings)
+                remove_orphan_checkpoints(settings, everything=first)
+                first = False
             except Exception:  # the database or broker is down: try again next round
                 log.exception("reaper round failed")
 

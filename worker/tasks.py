@@ -39,6 +39,7 @@ from store.db import get_engine, session_scope
 from store.diagnoses import save_diagnosis
 from store.stale_jobs import Delivery, delivery
 from trainer import DatasetError, FitResult, fit
+from trainer.checkpoint import prune_checkpoints
 from trainer.diagnose import not_applicable
 from trainwell.job import FailureReason, JobOrigin, JobStatus
 from trainwell.spec import JobSpec
@@ -143,6 +144,8 @@ def run_job(job_id: str, *, worker: str, release: Callable[[], None] = lambda: N
             log.warning("superseded: stopped without a final status")
             return
         log.info("done: %s", final.value)
+        if settings.keep_checkpoints == "final":  # this attempt's final status is stored: it alone is resumable
+            prune_checkpoints(settings.checkpoint_dir / job_id, keep=attempt)
         if sweep_id is not None:  # its slot is free: the sweep's next trial can start on another worker now
             advance_sweep(sweep_id)
         if probe_of is not None:  # the original's verdict may have waited for this probe alone

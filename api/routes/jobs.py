@@ -10,7 +10,7 @@ from pydantic import WithJsonSchema
 from api.deps import CallerDep, OwnJobDep, SessionDep, SettingsDep, refuse_malformed_parameters
 from api.errors import AUTHENTICATED, ApiError, error_responses
 from api.idempotency import REPLAYED, IdempotencyKey, mark_replayed
-from api.services import cancellation, jobs, metrics, submission
+from api.services import cancellation, job_removal, jobs, metrics, submission
 from store.jobs import Cursor
 from trainwell.job import Job, JobMetrics, JobPage, JobStatus
 from trainwell.metrics import CUSTOM_NAME, METRIC_NAMES
@@ -112,6 +112,16 @@ def read_job(job: OwnJobDep, session: SessionDep) -> Job:
 def cancel_job(job: OwnJobDep, session: SessionDep) -> Job:
     """Cancel a queued job (it never starts) or a running one (it stops at the next step)."""
     return cancellation.cancel_job(session=session, job=job)
+
+
+@router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404, 409))
+def delete_job(job: OwnJobDep, session: SessionDep, settings: SettingsDep) -> Response:
+    """Delete a job with everything it stored: metric history, diagnosis, landscape, exported models,
+    checkpoints, and its probe jobs. A queued or running job stops. Its remedy jobs stay (their
+    `parent_id` becomes null). 409 `job_in_sweep` for a sweep's trial, `job_is_probe` for a probe. A
+    second delete is a 404."""
+    job_removal.delete_job(session=session, settings=settings, job=job)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{job_id}/metrics", response_model=JobMetrics, responses=error_responses(404))

@@ -76,6 +76,9 @@ def test_kill_9_mid_epoch_resumes_to_a_bit_identical_result(services: Services) 
         done = wait_for(client, crashed["id"], finished, timeout=180)
         assert done["status"] == "succeeded", (done, services.worker_logs()[-4000:])
         assert done["attempt"] == 2, "the reaper requeued it once and the new worker claimed it"
+        # the first attempt's checkpoint went when the second ended (TRAINWELL_KEEP_CHECKPOINTS=final)
+        kept = sorted(path.name for path in (services.data_dir / "checkpoints" / crashed["id"]).glob("*.pt"))
+        assert kept == ["attempt-2.pt"], kept
         logs = services.worker_logs()
         assert "worker lost" in logs
         # structured lines: each names the job and the attempt it belongs to

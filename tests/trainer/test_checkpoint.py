@@ -13,6 +13,7 @@ import torch
 
 from tests.trainer.builders import Recorder, make_spec, train
 from trainer import EpochRecord, FitResult
+from trainer.checkpoint import newest_checkpoint, prune_checkpoints
 from trainwell.spec import JobSpec
 
 TIMING = ("epoch_seconds", "samples_per_second")
@@ -162,3 +163,13 @@ def test_a_checkpoint_written_on_the_gpu_resumes_on_a_worker_without_one(tmp_pat
         check=True,
     )
     assert json.loads(done.stdout.splitlines()[-1]) == ["completed", "cpu", [4, 5, 6]], done.stderr
+
+
+def test_pruning_keeps_the_final_attempts_checkpoint_only(tmp_path: Path) -> None:
+    for name in ("attempt-1.pt", "attempt-2.pt", "attempt-3.pt", "attempt-3.pt.tmp", "model.safetensors"):
+        (tmp_path / name).write_bytes(b"x")
+    removed = prune_checkpoints(tmp_path, keep=3)
+    assert sorted(path.name for path in removed) == ["attempt-1.pt", "attempt-2.pt", "attempt-3.pt.tmp"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["attempt-3.pt", "model.safetensors"]
+    assert newest_checkpoint(tmp_path) == tmp_path / "attempt-3.pt"
+    assert prune_checkpoints(tmp_path / "absent", keep=1) == []
