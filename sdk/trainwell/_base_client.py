@@ -60,6 +60,10 @@ def resolve_api_key(api_key: str | None) -> str:
     )
 
 
+class NoContent(BaseModel):
+    """The answer of an operation that answers 204 with no body (a delete)."""
+
+
 class Binary(BaseModel):
     """A non-JSON answer, such as a PNG plot: its bytes and content type."""
 
@@ -157,6 +161,8 @@ class BaseClient:
     def _parse(call: Call[ModelT], response: httpx.Response) -> ModelT:
         if response.is_error:
             raise status_error(response)
+        if call.cast_to is NoContent:
+            return NoContent()  # type: ignore[return-value]
         if call.cast_to is Binary:
             return Binary(content=response.content, content_type=response.headers.get("content-type", ""))  # type: ignore[return-value]
         try:

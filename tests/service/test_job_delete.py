@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 
 from tests.faults.processes import job_processes
+from tests.sdk.test_cli import trainwell
 from tests.service.test_model_download import download
 from tests.specs import LINEAR_ON_CIRCLES
 from tests.stack import Services, Stack, fault_services, finished, new_key, poll, wait_for, wait_for_diagnosis
+from trainwell import Client, NotFoundError
 
 
 def checkpoint_dirs(data_dir: Path) -> set[str]:
@@ -55,9 +57,17 @@ def test_deleting_a_job_removes_what_it_stored_and_its_probes(stack: Stack) -> N
         kept = client.get(f"/v1/jobs/{child}").json()
         assert kept["parent_id"] is None and kept["origin"] == "remedy"
         assert client.delete(f"/v1/jobs/{job['id']}").status_code == 404
-        client.post(f"/v1/jobs/{child}/cancel")
-        wait_for(client, child, finished)
-        assert client.delete(f"/v1/jobs/{child}").status_code == 204
+    # the SDK's and the CLI's delete: a running remedy job stops and goes
+    with Client(base_url=stack.base_url, api_key=stack.keys["alice"]) as sdk:
+        sdk.jobs.delete(child)
+        with pytest.raises(NotFoundError):
+            sdk.jobs.retrieve(child)
+        with pytest.raises(NotFoundError):
+            sdk.jobs.delete(child)
+        other = sdk.jobs.create({**LINEAR_ON_CIRCLES, "epochs": 1, "diagnosis": {"probes": False}})
+    shown = trainwell(stack, "jobs", "delete", other.id)
+    assert shown.returncode == 0 and f"deleted {other.id}" in shown.stdout, shown
+    assert trainwell(stack, "jobs", "delete", other.id).returncode == 2
 
 
 def test_a_sweeps_trial_is_deleted_with_its_sweep_not_alone(stack: Stack) -> None:

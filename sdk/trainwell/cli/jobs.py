@@ -1,4 +1,4 @@
-"""`trainwell jobs ls|show|wait|cancel|metrics|diagnose|plot|landscape|model`."""
+"""`trainwell jobs ls|show|wait|cancel|delete|metrics|diagnose|plot|landscape|model`."""
 
 from __future__ import annotations
 
@@ -56,6 +56,13 @@ def cancel_job(ctx: typer.Context, job_id: JobId, as_json: AsJson = False) -> No
     """Cancel a queued or running job."""
     job = state(ctx).client().jobs.cancel(job_id)
     render.job_status_line(job, as_json=as_json)
+
+
+@app.command("delete")
+def delete_job(ctx: typer.Context, job_id: JobId) -> None:
+    """Delete a job with everything it stored (a queued or running one stops first)."""
+    state(ctx).client().jobs.delete(job_id)
+    render.out.print(f"deleted {job_id}")
 
 
 @app.command("metrics")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from trainwell._base_client import Binary, Call
+from trainwell._base_client import Binary, Call, NoContent
 from trainwell._download import download_model
 from trainwell._exceptions import APIConnectionError, APIStatusError, WaitTimeoutError
 from trainwell._handle import AsyncJobHandle, JobHandle
@@ -54,6 +54,10 @@ def retrieve_call(job: JobRef) -> Call[Job]:
 
 def cancel_call(job: JobRef) -> Call[Job]:
     return Call("POST", _path(job, "/cancel"), Job)
+
+
+def delete_call(job: JobRef) -> Call[NoContent]:
+    return Call("DELETE", _path(job, ""), NoContent)
 
 
 def list_call(
@@ -131,6 +135,11 @@ class Jobs:
     def cancel(self, job: JobRef) -> JobHandle:
         """Cancel a queued job (it never starts) or a running one (it stops within a step)."""
         return JobHandle.bind(self._client.request(cancel_call(job)), self)
+
+    def delete(self, job: JobRef) -> None:
+        """Delete a job with everything it stored (metric history, diagnosis, models, checkpoints, its
+        probes); a queued or running one stops. A second delete raises NotFoundError."""
+        self._client.request(delete_call(job))
 
     def metrics(
         self,
@@ -274,6 +283,9 @@ class AsyncJobs:
 
     async def cancel(self, job: JobRef) -> AsyncJobHandle:
         return AsyncJobHandle.bind(await self._client.request(cancel_call(job)), self)
+
+    async def delete(self, job: JobRef) -> None:
+        await self._client.request(delete_call(job))
 
     async def metrics(
         self,
