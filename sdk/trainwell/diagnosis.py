@@ -148,6 +148,8 @@ class Probe(BaseModel):
     val_loss: float | None = Field(None, description="the probe's validation loss at its last epoch, once finished")
     original_train_loss: float | None = Field(None, description="the original job's training loss at its end")
     original_val_loss: float | None = Field(None, description="the original job's validation loss at its end")
+    original_train_se: float | None = Field(None, description="the standard error of the original's training loss")
+    original_val_se: float | None = Field(None, description="the standard error of the original's validation loss")
 
     @property
     def finished(self) -> bool:

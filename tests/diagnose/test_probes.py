@@ -145,3 +145,26 @@ def test_a_probe_reads_its_outcome_from_its_job_summary() -> None:
     done = planned.with_outcome("succeeded", {"final_metrics": {"train_loss": 0.1, "val_loss": 0.2}})
     assert (done.train_loss, done.val_loss) == (0.1, 0.2) and done.finished
     assert planned.with_outcome("failed", None).train_loss is None  # a crashed probe decides nothing
+
+
+def test_a_probe_gain_within_the_validation_rows_noise_decides_nothing() -> None:
+    """The bigger probe's validation loss 0.55 against the original's 0.69 is a 20% gain — but on 27
+    validation rows whose mean loss has a standard error of 0.1, it is within the noise."""
+    linear = make_record(
+        train_loss=[0.69] * 12, val_loss=[0.69] * 12, test_loss=[0.69] * 12, spec=make_spec(model={"hidden": []})
+    )
+    findings = run_rules(linear)
+    noisy = _probe(ProbeKind.bigger, 0.05, 0.55).model_copy(update={"original_val_se": 0.1, "original_train_se": 0.005})
+    assert [f.code for f in probe_findings(findings, [noisy])] == [FindingCode.probes_inconclusive]
+    clear = noisy.model_copy(update={"original_val_se": 0.02})
+    assert [f.code for f in probe_findings(findings, [clear])] == [FindingCode.bigger_probe_fits_better]
+
+
+def test_planned_probes_carry_the_originals_standard_errors() -> None:
+    record = make_record(
+        {**healthy(12), "train_loss": [0.69] * 12, "val_loss": [0.69] * 12, "test_loss": [0.69] * 12},
+        spec=make_spec(model={"hidden": [64] * 6, "activation": "sigmoid"}),
+        facts=make_facts(train_se=0.004, val_se=0.03),
+    )
+    planned = plan_probes(record)
+    assert planned and all(p.original_train_se == 0.004 and p.original_val_se == 0.03 for p in planned)

@@ -13,10 +13,12 @@ settles the verdict when they end (worker/probes.py).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from trainer.diagnose.history import TRAIN, VAL, JobRecord, sig
+from trainer.diagnose.noise import SIGNIFICANT, row_error
 from trainer.diagnose.verdict import OPTIMIZATION_EVIDENCE, decide
 from trainwell.diagnosis import (
     Diagnosis,
@@ -49,6 +51,9 @@ MAX_PROBE_CHANNELS = 256
 # loss must improve too (≥ 10%) — a bigger network that only memorizes noisy labels lowers its training
 # loss without any gain in capacity that matters. Where the loss is only moderately high (25–50% of the
 # trivial loss), a probe must halve it to overturn a reading the rules did not flag.
+# And every gain must stand beyond the sampling noise of the rows it is measured on (noise.py): the
+# probe's mean loss on the same rows has about the original's standard error, so the difference must
+# exceed SIGNIFICANT × √2 of it — on a small validation set, one borderline row can make a 10% "gain".
 EASIER_GAIN = 0.10
 BIGGER_GAIN = 0.20
 BIGGER_VAL_GAIN = 0.10
@@ -88,6 +93,8 @@ def plan_probes(job: JobRecord) -> list[Probe]:
                     spec_patch=patch,
                     original_train_loss=_float(sig(job.at_end(TRAIN))),
                     original_val_loss=_float(sig(job.at_end(VAL))),
+                    original_train_se=_float(sig(row_error(job, TRAIN))),
+                    original_val_se=_float(sig(row_error(job, VAL))),
                 )
             )
     return probes
@@ -153,14 +160,18 @@ def probe_findings(findings: Sequence[Finding], probes: Sequence[Probe]) -> list
         for f in findings
     )
     easier, bigger = done.get(ProbeKind.easier), done.get(ProbeKind.bigger)
-    if easier is not None and _gain(easier.train_loss, easier.original_train_loss) >= (
-        EASIER_GAIN if high else MODERATE_GAIN
+    if (
+        easier is not None
+        and _gain(easier.train_loss, easier.original_train_loss) >= (EASIER_GAIN if high else MODERATE_GAIN)
+        and _beyond_noise(easier.train_loss, easier.original_train_loss, easier.original_train_se)
     ):
         return [_easier_finding(easier)]
     if (
         bigger is not None
         and _gain(bigger.train_loss, bigger.original_train_loss) >= (BIGGER_GAIN if high else MODERATE_GAIN)
+        and _beyond_noise(bigger.train_loss, bigger.original_train_loss, bigger.original_train_se)
         and _gain(bigger.val_loss, bigger.original_val_loss) >= BIGGER_VAL_GAIN
+        and _beyond_noise(bigger.val_loss, bigger.original_val_loss, bigger.original_val_se)
     ):
         return [_bigger_finding(bigger)]
     return [
@@ -257,7 +268,16 @@ def _evidence(probe: Probe) -> dict[str, Any]:
         "original_train_loss": probe.original_train_loss,
         "original_val_loss": probe.original_val_loss,
         "train_loss_gain": sig(_gain(probe.train_loss, probe.original_train_loss)),
+        "original_val_se": probe.original_val_se,
     }
+
+
+def _beyond_noise(probe: float | None, original: float | None, standard_error: float | None) -> bool:
+    """The probe's loss is below the original's by more than SIGNIFICANT·√2 standard errors (true when
+    the error is unknown: a probe planned before it was measured)."""
+    if probe is None or original is None:
+        return False
+    return standard_error is None or original - probe > SIGNIFICANT * math.sqrt(2) * standard_error
 
 
 def _gain(probe: float | None, original: float | None) -> float:
