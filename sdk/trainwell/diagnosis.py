@@ -185,6 +185,9 @@ class Confidence(BaseModel):
     level: ConfidenceLevel
     margin: str = Field(description="what the verdict rests on, in numbers (e.g. 'the gap is 9.4 standard errors')")
     settle: str | None = Field(None, description="for a medium or low confidence: what would settle the verdict")
+    sweep: dict[str, Any] | None = Field(
+        None, description="when more seeds would settle it: a POST /v1/sweeps body running the job's spec over 5 seeds"
+    )
 
 
 class LossTerm(BaseModel):

@@ -11,10 +11,12 @@ from tests.diagnose.builders import decay, healthy, make_facts, make_record, mak
 from tests.diagnose.test_diagnose import history_of
 from tests.trainer.builders import train
 from trainer.diagnose import diagnose, noise
+from trainer.diagnose.confidence import with_seeds_sweep
 from trainer.diagnose.rules import run_rules
 from trainer.diagnose.verdict import decide
 from trainwell.diagnosis import ConfidenceLevel, FindingCode, Severity, Verdict
 from trainwell.spec import JobSpec
+from trainwell.sweep import SweepRequest
 
 IRIS_TRIVIAL = math.log(3)
 
@@ -173,3 +175,22 @@ def test_a_stalled_run_gets_momentum_or_adam_first_not_more_epochs() -> None:
     assert decision.verdict == Verdict.optimization
     assert decision.findings[0].code != FindingCode.slow_convergence
     assert "epochs" not in decision.findings[0].remedies[0].spec_patch
+
+
+def test_a_verdict_more_seeds_would_settle_links_the_sweep_that_runs_them() -> None:
+    """Three folds whose gaps spread widely: the folds set the noise, and a sweep over seeds settles it."""
+    folds = [
+        {**healthy(), "train_loss": decay(0.6, 0.01, 20), "val_loss": decay(0.6, gap, 20)} for gap in (0.2, 0.5, 0.9)
+    ]
+    job = make_record(folds=folds, facts=make_facts(train_se=1e-4, val_se=1e-3))
+    decision = decide(run_rules(job), noise.decompose(job))
+    assert decision.verdict == Verdict.overfitting and decision.confidence.level != ConfidenceLevel.high
+    assert "folds" in decision.confidence.margin and "seeds" in (decision.confidence.settle or "")
+    spec = make_spec(seed=7)
+    linked = with_seeds_sweep(decision.confidence, spec)
+    assert linked.sweep is not None
+    request = SweepRequest.model_validate(linked.sweep)
+    assert request.seeds == [7, 8, 9, 10, 11] and request.base == spec and request.grid == {"epochs": [spec.epochs]}
+    # a confidence that more rows would settle links no sweep
+    rows = with_seeds_sweep(decision.confidence.model_copy(update={"settle": "more validation rows"}), spec)
+    assert rows.sweep is None

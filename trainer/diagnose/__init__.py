@@ -25,6 +25,7 @@ from pathlib import Path
 from trainer.callbacks import FitResult
 from trainer.datasets import Dataset, DatasetError
 from trainer.diagnose.adversarial import adversarial_auc
+from trainer.diagnose.confidence import with_seeds_sweep
 from trainer.diagnose.curvature import CurvatureBudget
 from trainer.diagnose.facts import DataFacts, data_facts, facts_of, load_fold
 from trainer.diagnose.history import History, JobRecord
@@ -124,6 +125,7 @@ def diagnose(
         findings.append(curvature_finding(analysis, job))
     decomposition = decompose(job)
     verdict, ordered, summary, confidence = decide(findings, decomposition)
+    confidence = with_seeds_sweep(confidence, spec)
     if verdict is Verdict.good_fit and (unsupported := good_fit_unsupported(job, failure_reason)) is not None:
         return not_applicable(unsupported, findings=ordered, curvature=analysis)
     # a failed run's losses stop short of its end: there is nothing final for a probe to beat

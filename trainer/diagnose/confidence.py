@@ -36,11 +36,13 @@ from trainwell.diagnosis import (
     Severity,
     Verdict,
 )
+from trainwell.spec import MAX_SEED, JobSpec
 
 HIGH_Z = 5.0
 MEDIUM_Z = 3.0
 DECISIVE_PROBE_GAIN = 0.5  # a probe that removed half the original's training loss leaves no doubt
 PROBES = (FindingCode.easier_probe_fits_better, FindingCode.bigger_probe_fits_better)
+SWEEP_SEEDS = 5
 ROWS = "more validation rows, or k-fold validation (dataset.validation.kfold)"
 SEEDS = "more seeds: a sweep over `seeds` shows the spread"
 
@@ -116,6 +118,21 @@ def _good_fit_confidence(
             ConfidenceLevel.high, f"the validation loss is within {max(z, 0.0):.1f} standard errors of training"
         )
     return _level(ConfidenceLevel.high, "no finding stands out")
+
+
+def with_seeds_sweep(confidence: Confidence, spec: JobSpec) -> Confidence:
+    """`confidence` with, when more seeds would settle it, the sweep that runs them: the job's spec in one
+    cell over SWEEP_SEEDS seeds, its own among them."""
+    if not confidence.settle or SEEDS not in confidence.settle:
+        return confidence
+    seeds = [(spec.seed + offset) % (MAX_SEED + 1) for offset in range(SWEEP_SEEDS)]
+    body = {
+        "name": f"seeds of {spec.name}"[:200] if spec.name else "seeds of a diagnosed job",
+        "base": spec.model_dump(mode="json"),
+        "grid": {"epochs": [spec.epochs]},  # one cell: the spec as it is
+        "seeds": seeds,
+    }
+    return confidence.model_copy(update={"sweep": body})
 
 
 def _settle(noise: str) -> str:
