@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import importlib
 
-BENCHMARKS = ("bench.trainer", "bench.diagnose", "bench.service", "bench.sweeps", "bench.metrics", "bench.models")
+BENCHMARKS = (
+    "bench.trainer",
+    "bench.diagnose",
+    "bench.service",
+    "bench.sweeps",
+    "bench.search",
+    "bench.metrics",
+    "bench.models",
+)
 
 
 def main() -> None:
