@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,18 +49,18 @@ def objective(summaries: Iterable[dict[str, Any] | None]) -> float | None:
 
 def ask(search: Search, stored: Sequence[Configuration], *, attempt: int = 0) -> dict[str, Any]:
     """The next configuration (dotted path → value) after `stored`, which are in index order."""
-    distributions = {key: _distribution(value) for key, value in search.space.items()}
+    distributions = {key: optuna_distribution(value) for key, value in search.space.items()}
     seed = int(np.random.SeedSequence([search.seed, len(stored), attempt]).generate_state(1)[0])
     sampler: optuna.samplers.BaseSampler = (
         optuna.samplers.TPESampler(seed=seed) if search.sampler == "tpe" else optuna.samplers.RandomSampler(seed=seed)
     )
     study = optuna.create_study(storage=optuna.storages.InMemoryStorage(), sampler=sampler, direction="minimize")
-    study.add_trials([_frozen(search, distributions, configuration) for configuration in stored])
+    study.add_trials([frozen_trial(search.space, distributions, configuration) for configuration in stored])
     trial = study.ask(distributions)
     return {key: _external(search.space[key], trial.params[key]) for key in search.space}
 
 
-def _distribution(distribution: Distribution) -> BaseDistribution:
+def optuna_distribution(distribution: Distribution) -> BaseDistribution:
     if distribution.choice is not None:
         # Optuna's categorical choices must be scalars; a choice may be a list (`model.hidden`): the
         # sampler picks an index, and the configuration stores the value itself
@@ -81,10 +81,11 @@ def _internal(distribution: Distribution, value: Any) -> Any:
     return distribution.choice.index(value) if distribution.choice is not None else value
 
 
-def _frozen(
-    search: Search, distributions: dict[str, BaseDistribution], configuration: Configuration
+def frozen_trial(
+    space: Mapping[str, Distribution], distributions: dict[str, BaseDistribution], configuration: Configuration
 ) -> optuna.trial.FrozenTrial:
-    params = {key: _internal(search.space[key], configuration.params[key]) for key in search.space}
+    """A stored configuration as Optuna's trial: its values in the distributions' terms (a choice's index)."""
+    params = {key: _internal(space[key], configuration.params[key]) for key in space}
     if not configuration.finished:
         state, value = TrialState.RUNNING, None
     elif configuration.objective is None:

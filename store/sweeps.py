@@ -232,6 +232,8 @@ class TrialRow:
     summary: dict[str, Any] | None
     started_at: datetime | None
     finished_at: datetime | None
+    epochs_run: int = 0  # epochs its job ran over all its folds: its summary's, or its progress before one
+    epochs_full: int = 0  # its spec's epochs × folds: what it trains unless it stops early
 
 
 def trial_rows(*, session: Session, sweep_id: str) -> list[TrialRow]:
@@ -241,19 +243,54 @@ def trial_rows(*, session: Session, sweep_id: str) -> list[TrialRow]:
             SweepTrial.cell,
             SweepTrial.seed,
             SweepTrial.job_id,
+            SweepTrial.spec,
             Job.status,
             Job.summary,
             Job.started_at,
             Job.finished_at,
+            Job.epoch,
+            Job.epochs,
+            Job.fold,
+            Job.folds,
         )
         .outerjoin(Job, Job.id == SweepTrial.job_id)
         .where(SweepTrial.sweep_id == sweep_id)
         .order_by(SweepTrial.position)
     )
-    return [
-        TrialRow(position, cell, seed, job_id, JobStatus(status) if status else None, summary, started, finished)
-        for position, cell, seed, job_id, status, summary, started, finished in session.execute(query)
-    ]
+    rows = []
+    for row in session.execute(query):
+        # a released trial's job row has its spec's epochs and folds; a waiting one only its spec
+        epochs, folds = (row.epochs, row.folds) if row.job_id is not None else planned_epochs(row.spec)
+        rows.append(
+            TrialRow(
+                position=row.position,
+                cell=row.cell,
+                seed=row.seed,
+                job_id=row.job_id,
+                status=JobStatus(row.status) if row.status else None,
+                summary=row.summary,
+                started_at=row.started_at,
+                finished_at=row.finished_at,
+                epochs_run=_epochs_run(row.summary, row.epoch, row.fold, epochs),
+                epochs_full=epochs * folds,
+            )
+        )
+    return rows
+
+
+def planned_epochs(spec_json: dict[str, Any]) -> tuple[int, int]:
+    """A spec's epochs per fold and its folds, as its job's row will count them (store/jobs.py new_job)."""
+    spec = JobSpec.model_validate(spec_json)
+    return spec.epochs, getattr(spec.dataset.validation, "kfold", 1)
+
+
+def _epochs_run(summary: dict[str, Any] | None, epoch: int | None, fold: int | None, epochs: int) -> int:
+    """The summary's epochs_run (over its folds, early stops counted as they stopped); before a summary
+    (running, or ended without one) the progress: the folds done in full and the current fold's epoch."""
+    counted = (summary or {}).get("epochs_run")
+    if isinstance(counted, int) and not isinstance(counted, bool):
+        return counted
+    return (fold or 0) * epochs + (epoch or 0)
 
 
 def store_result(*, session: Session, sweep_id: str, result: dict[str, Any]) -> None:

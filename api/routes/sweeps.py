@@ -1,4 +1,5 @@
-"""/v1/sweeps: create (a grid or a search), read (the comparison), list, cancel. A sweep's trials are jobs: /v1/jobs?sweep_id=."""
+"""/v1/sweeps: create (a grid or a search), read (the comparison), what mattered (importance), list, cancel.
+A sweep's trials are jobs: /v1/jobs?sweep_id=."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from api.deps import CallerDep, SessionDep, SettingsDep, refuse_malformed_parame
 from api.errors import AUTHENTICATED, ApiError, error_responses
 from api.idempotency import REPLAYED, IdempotencyKey
 from api.routes.jobs import require_json
-from api.services import sweeps
+from api.services import sweep_importance, sweeps
 from api.strict_body import validate_strictly
 from store.jobs import Cursor
-from trainwell.sweep import Sweep, SweepPage, SweepRequest
+from trainwell.sweep import Sweep, SweepImportance, SweepPage, SweepRequest
 
 SWEEP_EXAMPLES: dict[str, Any] = {
     "optimizers × batch sizes": {
@@ -88,8 +89,18 @@ def read_sweeps(
 @router.get("/{sweep_id}", response_model=Sweep, responses=error_responses(404))
 def read_sweep(sweep_id: str, session: SessionDep, caller: CallerDep) -> Sweep:
     """The sweep with its comparison: a row per cell (mean ± std over its seeds), the best cell against
-    the runner-up (Welch's t-test), and the comparative findings."""
+    the runner-up (Welch's t-test, with the best cell's objective and its seed spread), the comparative
+    findings, and the accounting: epochs its trials trained against a full run of every trial."""
     return sweeps.read_sweep(session=session, caller=caller, sweep_id=sweep_id)
+
+
+@router.get("/{sweep_id}/importance", response_model=SweepImportance, responses=error_responses(404))
+def read_sweep_importance(sweep_id: str, session: SessionDep, caller: CallerDep) -> SweepImportance:
+    """Each varying parameter's share of the variation of the objective (the mean over seeds of the best
+    epoch's val_loss) over the finished configurations, by Optuna's fANOVA (seeded: the same configurations
+    answer the same importances), or PED-ANOVA from 1,000 of them; with each one's best region. Fewer than
+    two finished configurations, or fewer than two varying parameters, answer no parameters and a `reason`."""
+    return sweep_importance.read_importance(session=session, caller=caller, sweep_id=sweep_id)
 
 
 @router.post("/{sweep_id}/cancel", response_model=Sweep, responses=error_responses(404, 409))

@@ -25,7 +25,7 @@ from store.sweeps import TrialRow
 from trainwell.diagnosis import Verdict
 from trainwell.job import JobStatus
 from trainwell.metrics import MetricName
-from trainwell.sweep import OBJECTIVE_METRIC, Comparison, Stat, SweepCell, SweepFinding
+from trainwell.sweep import OBJECTIVE_METRIC, Comparison, Stat, SweepAccounting, SweepCell, SweepFinding
 from trainwell.sweep_grid import Cell
 
 # The metrics a row reports, at the best epoch and the last: each split's loss and score.
@@ -69,6 +69,14 @@ def compare(
         ranked_by[cell.index] = samples.get(RANKED_BY, [])
     best = _best(ranked_by)
     return SweepComparison([outcome.row for outcome in outcomes], best, sweep_findings(outcomes, best))
+
+
+def accounting(trials: Sequence[TrialRow], *, planned: int, epochs_full_each: int) -> SweepAccounting:
+    """Epochs its trials' jobs ran against every planned trial run to its last epoch: a stored trial's
+    spec says its epochs × folds, one not sampled yet (a search's) the base's `epochs_full_each`."""
+    trained = sum(trial.epochs_run for trial in trials)
+    full = sum(trial.epochs_full for trial in trials) + max(planned - len(trials), 0) * epochs_full_each
+    return SweepAccounting(epochs_trained=trained, epochs_full=full, fraction=trained / full if full else None)
 
 
 def stat(values: Sequence[float]) -> Stat:
@@ -143,18 +151,18 @@ def _best(samples: dict[int, list[float]]) -> Comparison | None:
     if not ranked:
         return None
     (best_mean, best), runner = ranked[0], ranked[1] if len(ranked) > 1 else None
-    if runner is None:
-        return Comparison(
-            metric=RANKED_BY, best_cell=best, runner_up=None, difference=None, p_value=None, separable=None
-        )
-    p = welch_p_value(samples[best], samples[runner[1]])
+    spread = stat(samples[best])  # the table's own statistic of the best cell: its seed spread with it
+    p = welch_p_value(samples[best], samples[runner[1]]) if runner is not None else None
     return Comparison(
         metric=RANKED_BY,
         best_cell=best,
-        runner_up=runner[1],
-        difference=runner[0] - best_mean,
+        runner_up=None if runner is None else runner[1],
+        difference=None if runner is None else runner[0] - best_mean,
         p_value=p,
         separable=None if p is None else p < ALPHA,
+        objective=spread.mean,
+        objective_std=spread.std,
+        seeds=spread.n,
     )
 
 

@@ -22,7 +22,7 @@ from api.services.datasets import uploaded_shape
 from api.services.errors import Conflict, InvalidField, NotFound
 from api.services.storable import refuse_nul
 from api.services.submission import past_limit
-from api.services.sweep_comparison import compare
+from api.services.sweep_comparison import accounting, compare
 from api.services.workers import require_gpu_worker
 from core.settings import Settings
 from store import jobs as job_store
@@ -42,6 +42,7 @@ from trainwell.sweep import (
     Comparison,
     Search,
     Sweep,
+    SweepAccounting,
     SweepCell,
     SweepCounts,
     SweepFinding,
@@ -242,11 +243,15 @@ def sweep_resource(*, session: Session, sweep: models.Sweep, detail: bool = True
         if SweepStatus(sweep.status).is_final:
             sweep_store.store_result(session=session, sweep_id=sweep.id, result=result)
             session.commit()
+    spent = result.get("accounting")  # a result kept before the accounting was: counted from the trials
+    if spent is None:
+        spent = _accounting(sweep, sweep_store.trial_rows(session=session, sweep_id=sweep.id)).model_dump()
     return resource.model_copy(
         update={
             "table": [SweepCell.model_validate(row) for row in result["table"]],
             "best": Comparison.model_validate(result["best"]) if result["best"] else None,
             "findings": [SweepFinding.model_validate(finding) for finding in result["findings"]],
+            "accounting": SweepAccounting.model_validate(spent),
         }
     )
 
@@ -290,7 +295,13 @@ def _comparison(session: Session, sweep: models.Sweep) -> dict[str, Any]:
         "table": [row.model_dump(mode="json") for row in compared.table],
         "best": compared.best.model_dump(mode="json") if compared.best else None,
         "findings": [finding.model_dump(mode="json") for finding in compared.findings],
+        "accounting": _accounting(sweep, trials).model_dump(mode="json"),
     }
+
+
+def _accounting(sweep: models.Sweep, trials: list[sweep_store.TrialRow]) -> SweepAccounting:
+    epochs, folds = sweep_store.planned_epochs(sweep.base)  # a trial not sampled yet runs the base's
+    return accounting(trials, planned=sweep.trials, epochs_full_each=epochs * folds)
 
 
 def _diagnosed(session: Session, job_ids: list[str]) -> tuple[dict[str, str], dict[str, float]]:

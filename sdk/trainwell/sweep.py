@@ -207,6 +207,40 @@ class Comparison(BaseModel):
     difference: float | None = Field(description="runner-up mean − best mean")
     p_value: float | None = Field(description="Welch's two-sided t-test over the two cells' seeds")
     separable: bool | None = Field(description="p < 0.05: the lead is beyond the seed-to-seed noise")
+    objective: float | None = Field(None, description="the best cell's mean of `metric` over its succeeded seeds")
+    objective_std: float | None = Field(None, description="its standard deviation over those seeds (None below two)")
+    seeds: int = Field(0, description="the succeeded seeds the mean and std are over")
+
+
+class SweepAccounting(BaseModel):
+    """The compute a sweep spent against what running every trial to its last epoch would have."""
+
+    epochs_trained: int = Field(description="epochs its trials' jobs ran, summed over folds (so far, while it runs)")
+    epochs_full: int = Field(description="every trial's epochs × folds, as its spec says")
+    fraction: float | None = Field(description="epochs_trained / epochs_full")
+
+
+class ParameterImportance(BaseModel):
+    path: str = Field(description="the dotted spec path the sweep varies")
+    importance: float = Field(description="its share of the objective's variation; the parameters' sum to 1")
+    kind: Literal["range", "choice"]
+    best: Any = Field(
+        description="a range's [low, high] over the best quarter of the configurations by objective; a choice's "
+        "value with the lowest mean objective"
+    )
+
+
+class SweepImportance(BaseModel):
+    """GET /v1/sweeps/{id}/importance: which parameters explain the objective's variation."""
+
+    sweep_id: str
+    objective: str = Field(description="what is explained: the mean over seeds of the best epoch's val_loss")
+    evaluator: Literal["fanova", "ped_anova"] = Field(
+        description="Optuna's fANOVA (seeded), or PED-ANOVA from 1,000 finished configurations"
+    )
+    configurations: int = Field(description="finished configurations (cells) with an objective")
+    parameters: list[ParameterImportance] = Field(description="most important first; empty with a `reason`")
+    reason: str | None = Field(None, description="why there are no importances yet")
 
 
 class SweepFinding(BaseModel):
@@ -237,6 +271,7 @@ class Sweep(BaseModel):
     table: list[SweepCell] = Field(default_factory=list)
     best: Comparison | None = None
     findings: list[SweepFinding] = Field(default_factory=list)
+    accounting: SweepAccounting | None = None
 
     @property
     def parameters(self) -> list[str]:

@@ -1,5 +1,6 @@
-"""A search sweep in the dashboard: its facts describe the space and the sampler, and its table has a row
-per configuration drawn, with a column per searched path showing the values the sampler drew."""
+"""A search sweep in the dashboard: its facts describe the space and the sampler, its table has a row per
+configuration drawn, with a column per searched path showing the values the sampler drew, and what mattered
+shows the API's importances as bars and the configurations in parallel coordinates."""
 
 from __future__ import annotations
 
@@ -45,6 +46,10 @@ def test_a_search_sweep_shows_its_space_and_each_configurations_values(
     expect(facts).to_contain_text("optimizer.lr ~ loguniform")
     expect(facts).to_contain_text("random, 3 configurations, seed 1")
     expect(facts).to_contain_text("3: 3 configurations × 1 seeds")
+    spent = sweep["accounting"]
+    expect(facts.locator('[data-fact="epochs trained"]')).to_have_text(
+        f"{spent['epochs_trained']} of {spent['epochs_full']} ({round(spent['fraction'] * 100)}%)"
+    )
 
     expect(page.locator("#sweep-table tbody tr[data-cell]")).to_have_count(3)
     for row in sweep["table"]:
@@ -53,5 +58,23 @@ def test_a_search_sweep_shows_its_space_and_each_configurations_values(
         assert float(lr) == pytest.approx(row["values"]["optimizer.lr"], rel=1e-2), (lr, row["values"])
         hidden = shown.locator('[data-column="value:model.hidden"]')
         expect(hidden).to_have_text(str(row["values"]["model.hidden"]).replace(" ", ""))
+
+    importance = alice.get(f"/v1/sweeps/{sweep['id']}/importance").json()
+    if importance["parameters"]:
+        bars = page.locator("#importance-bars li.importance-bar")
+        expect(bars).to_have_count(len(importance["parameters"]))
+        for shown, parameter in zip(bars.all(), importance["parameters"], strict=True):
+            assert shown.get_attribute("data-path") == parameter["path"], "most important first, as the API ranks"
+            assert float(shown.get_attribute("data-importance") or "nan") == pytest.approx(parameter["importance"])
+    else:  # the sampler drew one width for all three: only the learning rate varies
+        expect(page.locator("#importance-reason")).to_have_text(importance["reason"])
+    chart = page.locator("svg#parallel-coordinates")
+    expect(chart.locator("polyline.pc-line")).to_have_count(3)
+    expect(chart.locator("g.pc-axis")).to_have_count(len(SEARCH["search"]["space"]) + 1)
+    expect(chart.locator('g.pc-axis[data-axis="objective"]')).to_have_count(1)
+    for row in sweep["table"]:
+        line = chart.locator(f'polyline.pc-line[data-cell="{row["cell"]}"]')
+        objective = float(line.get_attribute("data-objective") or "nan")
+        assert objective == pytest.approx(row["metrics"]["best_val_loss"]["mean"])
     watched.screenshot("ui-sweep-search")
     watched.assert_clean()

@@ -152,6 +152,11 @@ def test_async_sweeps(stack: Stack, fresh_key: str) -> None:
             assert len(await client.sweeps.trials(done)) <= 1
             with pytest.raises(trainwell.NotFoundError):
                 await client.sweeps.retrieve("no-such-sweep")
+            mattered = await client.sweeps.importance(done)
+            assert isinstance(mattered, trainwell.SweepImportance) and mattered.sweep_id == done.id
+            assert mattered.parameters == [] and mattered.reason, "one cell: nothing to weigh"
+            with pytest.raises(trainwell.NotFoundError):
+                await client.sweeps.importance("no-such-sweep")
 
     asyncio.run(scenario())
 
@@ -188,7 +193,9 @@ def test_cli_sweeps_create_wait_show_list_cancel(stack: Stack, tmp_path: Path) -
     assert shown.exit_code == 0, shown.output
     assert "best val loss" in shown.stdout and "best val accuracy" in shown.stdout and "λmax" in shown.stdout
     assert "model.hidden" in shown.stdout and "[8,8]" in shown.stdout and " ± " in shown.stdout
-    assert "best: cell" in shown.stdout and "on best_val_loss" in shown.stdout
+    assert "best: cell" in shown.stdout and "on best_val_loss" in shown.stdout and "over 2 seeds" in shown.stdout
+    spent = done["accounting"]
+    assert f"epochs trained: {spent['epochs_trained']} of {spent['epochs_full']}" in shown.stdout
     assert _json(_cli(stack, "sweeps", "show", done["id"], "--json"))["table"] == done["table"]
 
     listed = _json(_cli(stack, "sweeps", "ls", "--json", "--limit", "200"))

@@ -7,6 +7,7 @@ import { renderFinding } from "./diagnosis.js";
 import { factItems, FINAL_STATUSES, fill, formatDuration, formatNumber, h, statusBadge } from "./dom.js";
 import { reportError } from "./errors.js";
 import { cellCurves } from "./sweep_curves.js";
+import { importanceView } from "./sweep_importance.js";
 import { cellLabel, cellTable, formatValue } from "./sweep_table.js";
 import { countBadges } from "./sweeps.js";
 
@@ -40,6 +41,13 @@ function comparisonLine(sweep) {
   return best.separable ? `${lead} ${test}` : `${lead} ${test}: not separable from the seed-to-seed noise`;
 }
 
+// "84 of 240 (35%)": what the trials trained against every trial run to its last epoch.
+function accountingLine(accounting) {
+  if (!accounting) return "—";
+  const share = accounting.fraction === null ? "" : ` (${Math.round(accounting.fraction * 100)}%)`;
+  return `${accounting.epochs_trained} of ${accounting.epochs_full}${share}`;
+}
+
 export function showSweep(container, sweepId) {
   const path = `/v1/sweeps/${encodeURIComponent(sweepId)}`;
   let sweep = null;
@@ -66,6 +74,9 @@ export function showSweep(container, sweepId) {
   cells.append(h("h3", {}, "Cells"));
   const table = cellTable(cells);
   const curves = cellCurves(chartBox);
+  const mattered = importanceView(container);
+  let importance = null;
+  let importanceOf = null; // the ended trials' count it was read at: asked again only when one more ended
 
   function render(trials) {
     const cellCount = sweep.search
@@ -84,6 +95,7 @@ export function showSweep(container, sweepId) {
         ["max parallel", String(sweep.max_parallel)],
         ["dataset", sweep.base.dataset.name],
         ["epochs", String(sweep.base.epochs)],
+        ["epochs trained", accountingLine(sweep.accounting)],
         ["duration", formatDuration(sweep.created_at, sweep.finished_at)],
       ]),
     );
@@ -92,6 +104,7 @@ export function showSweep(container, sweepId) {
     comparison.dataset.separable = String(sweep.best ? sweep.best.separable : null);
     table.render(sweep, trials);
     curves.draw(sweep);
+    mattered.render(sweep, importance);
     fill(
       findings,
       h("h3", {}, "Findings"),
@@ -130,6 +143,11 @@ export function showSweep(container, sweepId) {
       const current = await api(path);
       const trials = await loadTrials();
       await curves.load(trials);
+      const ended = current.counts.succeeded + current.counts.failed + current.counts.cancelled;
+      if (ended !== importanceOf) {
+        importance = await api(`${path}/importance`);
+        importanceOf = ended;
+      }
       if (disposed || run !== runs) return;
       sweep = current;
       title.textContent = sweep.name || sweep.id;

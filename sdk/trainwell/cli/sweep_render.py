@@ -10,7 +10,7 @@ from rich.table import Table
 from trainwell._sweep_progress import trials_ended
 from trainwell._sweep_table import cell_label, grid_value
 from trainwell.cli.render import out, print_json
-from trainwell.sweep import Comparison, Stat, Sweep, SweepCell, SweepStatus
+from trainwell.sweep import Comparison, Stat, Sweep, SweepAccounting, SweepCell, SweepStatus
 
 STATUS_STYLE = {SweepStatus.running: "blue", SweepStatus.succeeded: "green", SweepStatus.cancelled: "yellow"}
 # the score columns `show` adds when some cell has them: accuracy for classification, R² for regression
@@ -76,6 +76,8 @@ def sweep_detail(sweep: Sweep, *, as_json: bool) -> None:
         out.print(_cells(sweep))
     if sweep.best is not None:
         out.print(escape(best_line(sweep.best, sweep.table)), soft_wrap=True)
+    if sweep.accounting is not None:
+        out.print(accounting_line(sweep.accounting))
     if sweep.findings:
         out.print("findings:")
         for finding in sweep.findings:
@@ -108,11 +110,20 @@ def _has(row: SweepCell, metric: str) -> bool:
     return stat is not None and stat.mean is not None
 
 
+def accounting_line(accounting: SweepAccounting) -> str:
+    """`epochs trained: 84 of 240 that a full run of every trial would train (35%)`."""
+    line = f"epochs trained: {accounting.epochs_trained} of {accounting.epochs_full} that a full run of every trial would train"
+    return line if accounting.fraction is None else f"{line} ({accounting.fraction:.0%})"
+
+
 def best_line(best: Comparison, table: Sequence[SweepCell]) -> str:
     """`best: cell 1 (optimizer.name=adam) on best_val_loss, ahead of cell 0 by 0.012 (p = 0.031: beyond the
     seed-to-seed noise)`."""
     labels = {row.cell: cell_label(row.values) for row in table}
     line = f"best: cell {best.best_cell} ({labels.get(best.best_cell, '')}) on {best.metric}"
+    if best.objective is not None:  # its mean over seeds, ± their spread when there are two or more
+        spread = "" if best.objective_std is None else f" ± {best.objective_std:.3g}"
+        line += f" = {best.objective:.4g}{spread} over {best.seeds} seed{'s' if best.seeds != 1 else ''}"
     if best.runner_up is None:
         return line + " (no runner-up to compare with)"
     line += f", ahead of cell {best.runner_up} ({labels.get(best.runner_up, '')})"

@@ -1,4 +1,4 @@
-"""`client.sweeps`: create, retrieve, list, cancel, trials, wait, table, plot.
+"""`client.sweeps`: create, retrieve, list, cancel, trials, wait, table, plot, importance.
 
 Each operation is described once as a `Call`; `Sweeps` and `AsyncSweeps` only send it.
 """
@@ -23,7 +23,7 @@ from trainwell._sweep_progress import SweepProgress
 from trainwell._sweep_table import SweepTable
 from trainwell.job import JobStatus
 from trainwell.spec import JobSpec
-from trainwell.sweep import Search, Sweep, SweepPage
+from trainwell.sweep import Search, Sweep, SweepImportance, SweepPage
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -90,6 +90,10 @@ def retrieve_call(sweep: SweepRef) -> Call[Sweep]:
     return Call("GET", _path(sweep), Sweep)
 
 
+def importance_call(sweep: SweepRef) -> Call[SweepImportance]:
+    return Call("GET", _path(sweep, "/importance"), SweepImportance)
+
+
 def cancel_call(sweep: SweepRef) -> Call[Sweep]:
     return Call("POST", _path(sweep, "/cancel"), Sweep)
 
@@ -143,6 +147,12 @@ class Sweeps:
     def cancel(self, sweep: SweepRef) -> Sweep:
         """Cancel every unfinished trial and release no more; an ended sweep is a `ConflictError`."""
         return self._client.request(cancel_call(sweep))
+
+    def importance(self, sweep: SweepRef) -> SweepImportance:
+        """Which parameters explain the variation of the objective over the finished configurations (Optuna's
+        fANOVA, seeded), most important first, each with its best region; with fewer than two finished
+        configurations or varying parameters, none and a `reason`."""
+        return self._client.request(importance_call(sweep))
 
     def trials(self, sweep: SweepRef, *, status: JobStatus | str | None = None) -> builtins.list[JobHandle]:
         """The sweep's trials released so far, as jobs, newest first (a trial still waiting has no job yet)."""
@@ -224,6 +234,10 @@ class AsyncSweeps:
 
     async def cancel(self, sweep: SweepRef) -> Sweep:
         return await self._client.request(cancel_call(sweep))
+
+    async def importance(self, sweep: SweepRef) -> SweepImportance:
+        """See `Sweeps.importance`."""
+        return await self._client.request(importance_call(sweep))
 
     async def trials(self, sweep: SweepRef, *, status: JobStatus | str | None = None) -> builtins.list[AsyncJobHandle]:
         """See `Sweeps.trials`."""
