@@ -29,8 +29,10 @@ def checkpoint_dirs(data_dir: Path) -> set[str]:
 def test_deleting_a_job_removes_what_it_stored_and_its_probes(stack: Stack) -> None:
     with stack.client(stack.keys["alice"]) as client, stack.client(stack.keys["bob"]) as bob:
         job = client.post("/v1/jobs", json={**LINEAR_ON_CIRCLES, "name": "delete-me"}).json()
-        wait_for(client, job["id"], finished)
-        diagnosis = wait_for_diagnosis(client, job["id"], ("ready",), timeout=240)
+        wait_for(client, job["id"], finished, timeout=600)
+        diagnosis = wait_for_diagnosis(
+            client, job["id"], ("ready",), timeout=600
+        )  # its probes run on the shared worker
         probes = [probe["job_id"] for probe in diagnosis["probes"]]
         assert probes, diagnosis  # a linear model on circles is probed
         assert download(client, job["id"], "safetensors").status_code == 200
