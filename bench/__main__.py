@@ -10,6 +10,7 @@ BENCHMARKS = (
     "bench.service",
     "bench.sweeps",
     "bench.search",
+    "bench.asha",
     "bench.metrics",
     "bench.models",
 )

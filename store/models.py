@@ -160,6 +160,25 @@ class SweepTrial(Base):
     job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
 
 
+class SweepRung(Base):
+    """A trial's record at one of its sweep's ASHA rungs (core/asha.py): its metric there, and the decision
+    made when it first reached the rung — kept, so that a trial resumed from a checkpoint and reaching the
+    rung again reads the same decision rather than competing twice. The primary key's prefix is the index
+    a decision reads: every value at (sweep, rung)."""
+
+    __tablename__ = "sweep_rungs"
+
+    sweep_id: Mapped[str] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), primary_key=True)
+    rung: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column(Float)
+    promoted: Mapped[bool] = mapped_column(Boolean)
+    cutoff: Mapped[float] = mapped_column(Float)  # the worst value that went on when it was decided
+    competitors: Mapped[int] = mapped_column(Integer)  # values at the rung then, its own included
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Metric(Base):
     """Metric history. The primary key is the "one job's series by name" index and makes
     a re-sent epoch (a redelivered or resumed task) an update, never a duplicate row."""

@@ -235,6 +235,11 @@ class TrialRow:
     epochs_run: int = 0  # epochs its job ran over all its folds: its summary's, or its progress before one
     epochs_full: int = 0  # its spec's epochs × folds: what it trains unless it stops early
 
+    @property
+    def stopped_early(self) -> bool:
+        """Ended at a rung by its sweep's early stop (its summary's `stopped_early`)."""
+        return bool((self.summary or {}).get("stopped_early"))
+
 
 def trial_rows(*, session: Session, sweep_id: str) -> list[TrialRow]:
     query = (

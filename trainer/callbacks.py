@@ -61,6 +61,13 @@ class Callbacks:
         """
         return False
 
+    def stop_early(self) -> dict[str, Any] | None:
+        """Asked after each epoch is reported (`on_epoch_end`): a reason (JSON-able) ends the run there as
+        finished — status "completed", the best weights restored as early stopping does, no later fold
+        trained — and the summary keeps it as `stopped_early`. A sweep's scheduler that judges its trials at
+        rungs (ASHA) answers here."""
+        return None
+
 
 @dataclass
 class FoldResult:
@@ -69,14 +76,17 @@ class FoldResult:
     early_stopped: bool
     best_metrics: dict[str, float]  # the epoch record at best_epoch: what the restored weights score
     final_metrics: dict[str, float]  # the last epoch's record
+    stopped_early: dict[str, Any] | None = None  # why the callbacks ended it (Callbacks.stop_early)
 
     def as_dict(self) -> dict[str, Any]:
+        kept = {"stopped_early": self.stopped_early} if self.stopped_early is not None else {}
         return {
             "best_epoch": self.best_epoch,
             "epochs_run": self.epochs_run,
             "early_stopped": self.early_stopped,
             "best_metrics": dict(self.best_metrics),
             "final_metrics": dict(self.final_metrics),
+            **kept,
         }
 
     @classmethod

@@ -7,6 +7,7 @@ and cancellation reach the outside world through `Callbacks` (minGPT's pattern).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -55,6 +56,8 @@ def fit(
         callbacks.on_fit_resume(list(reported.records))
 
     for fold, data in enumerate(fold_data(dataset, spec.dataset)):
+        if done and done[-1].stopped_early is not None:
+            break  # the callbacks ended the run (Callbacks.stop_early): no later fold is trained
         if fold < len(done):
             continue
         run = FoldRun(spec, fold, data, dataset, device, reported)
@@ -70,6 +73,9 @@ def fit(
         # every fold was finished before this call: the checkpoint's weights load onto the CPU, and are
         # returned on the training device, where a fit that trained returns its own
         state_dict = {name: tensor.to(device) for name, tensor in saved["model"].items()}
+    if done and done[-1].stopped_early is not None:
+        message = f"stopped early after {done[-1].epochs_run} epoch(s) of fold {len(done) - 1}"
+        return FitResult("completed", done, dataset.task, message, folds, state_dict, describe(device))
     return FitResult("completed", done, dataset.task, f"trained {folds} fold(s)", folds, state_dict, describe(device))
 
 
@@ -87,6 +93,9 @@ class _Reported(Callbacks):
 
     def should_stop(self) -> bool:
         return self.callbacks.should_stop()
+
+    def stop_early(self) -> dict[str, Any] | None:
+        return self.callbacks.stop_early()
 
 
 def _train_fold(

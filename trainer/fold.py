@@ -79,6 +79,7 @@ class FoldRun:
         self.epoch = self.step = 0
         self.last_metrics: dict[str, float] = {}
         self.early_stopped = False
+        self.stopped_early: dict[str, Any] | None = None  # the callbacks' reason for ending it (stop_early)
         self.message = ""
 
     # -- one epoch -------------------------------------------------------------------------------
@@ -193,6 +194,9 @@ class FoldRun:
         self.last_metrics = record
         self.early_stopped = self.best.update(epoch, record, self.model)
         self.callbacks.on_epoch_end(EpochRecord(self.fold, epoch, self.step, dict(record), step_metrics))
+        if not self.early_stopped and epoch < self.spec.epochs:
+            self.stopped_early = self.callbacks.stop_early()
+            self.early_stopped = self.stopped_early is not None
         if self.early_stopped or epoch >= self.spec.epochs:
             self.best.restore_best(self.model)
             return "done"
@@ -222,7 +226,12 @@ class FoldRun:
 
     def result(self) -> FoldResult:
         return FoldResult(
-            self.best.epoch, self.epoch, self.early_stopped, dict(self.best.metrics), dict(self.last_metrics)
+            self.best.epoch,
+            self.epoch,
+            self.early_stopped,
+            dict(self.best.metrics),
+            dict(self.last_metrics),
+            self.stopped_early,
         )
 
     def state(self) -> dict[str, Any]:

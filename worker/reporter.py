@@ -11,6 +11,10 @@ are written in the transaction that stores the final status (`finish`): a job is
 
 Every write is fenced by the attempt (store/jobs.py): once the job was requeued or
 claimed again, this attempt's writes change nothing and `should_stop` says stop.
+
+A sweep trial with an early stop (ASHA) is judged at its rungs: the rung epoch's rows are written at
+once, retried until the database answers, in the transaction that records the trial at the rung and
+decides whether it goes on (store/sweep_rungs.py); `stop_early` hands a stop to the trainer.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -28,6 +32,7 @@ from store import jobs as job_store
 from store.counters import increment
 from store.db import session_scope
 from store.metrics import MetricRow, record_metrics
+from store.sweep_rungs import TrialRungs, reach_rung
 from trainer import Callbacks, EpochRecord
 from trainwell.job import JobStatus
 from worker.retry import with_database_retry
@@ -46,8 +51,10 @@ class MetricsUnwritten(Exception):
 
 
 class JobReporter(Callbacks):
-    def __init__(self, job_id: str, *, attempt: int, heartbeat_seconds: float) -> None:
+    def __init__(self, job_id: str, *, attempt: int, heartbeat_seconds: float, rungs: TrialRungs | None = None) -> None:
         self.job_id = job_id
+        self.rungs = rungs
+        self._stopped_early: dict[str, Any] | None = None
         self.attempt = attempt
         self.heartbeat_seconds = heartbeat_seconds
         self.folds = 1
@@ -76,8 +83,58 @@ class JobReporter(Callbacks):
 
     def on_epoch_end(self, record: EpochRecord) -> None:
         self._buffer(record)
-        if time.monotonic() >= self._next_write:
+        rung = self.rungs.rung_of(record.epoch) if self.rungs is not None and record.fold == 0 else None
+        if rung is not None:
+            self._reach_rung(rung, record)
+        elif time.monotonic() >= self._next_write:
             self._try_write()
+
+    def stop_early(self) -> dict[str, Any] | None:
+        return self._stopped_early
+
+    def _reach_rung(self, rung: int, record: EpochRecord) -> None:
+        """Write the rung epoch's rows with the trial's record at the rung, and keep a stop the rule decided.
+        A database that stays down through every retry raises: the job's process exits, the reaper requeues
+        it, and the next attempt reaches the rung again."""
+        rungs = self.rungs
+        assert rungs is not None
+        metric = rungs.asha.metric
+        value = record.metrics.get(metric)
+        if value is None:  # e.g. accuracy asked of a regression trial: nothing to judge it by
+            log.warning(
+                "job %s: no %s at epoch %d to judge rung %d by; it goes on", self.job_id, metric, record.epoch, rung
+            )
+            self._try_write()
+            return
+        if self.superseded:
+            return
+
+        def write() -> None:
+            with session_scope() as session:
+                decision = reach_rung(
+                    session=session, rungs=rungs, job_id=self.job_id, rung=rung, epoch=record.epoch, value=value
+                )
+                self._write_pending(session)  # after the sweep's lock, taken by reach_rung
+            self._written()
+            if not decision.promoted:
+                factor = rungs.asha.reduction_factor
+                self._stopped_early = {
+                    "rung": rung,
+                    "epoch": record.epoch,
+                    "metric": metric,
+                    "value": value,
+                    "cutoff": decision.cutoff,
+                    "competitors": decision.competitors,
+                    "reason": decision.reason(
+                        metric=metric, value=value, rung=rung, epoch=record.epoch, reduction_factor=factor
+                    ),
+                }
+                log.info("job %s: stopped early at rung %d: %s", self.job_id, rung, self._stopped_early["reason"])
+
+        try:
+            with_database_retry(write, what=f"rung {rung} of job {self.job_id}")
+        except Superseded:
+            self._supersede()
 
     def _buffer(self, record: EpochRecord) -> None:
         self._pending += [

@@ -38,6 +38,7 @@ from store import jobs as job_store
 from store.db import get_engine, session_scope
 from store.diagnoses import save_diagnosis
 from store.stale_jobs import Delivery, delivery
+from store.sweep_rungs import trial_rungs
 from trainer import DatasetError, FitResult, fit
 from trainer.checkpoint import prune_checkpoints
 from trainer.diagnose import not_applicable
@@ -134,9 +135,10 @@ def run_job(job_id: str, *, worker: str, release: Callable[[], None] = lambda: N
         attempt = job.attempt
         probe_of = job.parent_id if job.origin == JobOrigin.probe.value else None
         sweep_id = job.sweep_id
+        rungs = trial_rungs(session=session, job_id=job_id) if sweep_id is not None else None
     with job_context(job_id, attempt):
         log.info("training")
-        reporter = JobReporter(job_id, attempt=attempt, heartbeat_seconds=settings.heartbeat_seconds)
+        reporter = JobReporter(job_id, attempt=attempt, heartbeat_seconds=settings.heartbeat_seconds, rungs=rungs)
         outcome, result = _train(job_id, attempt, spec, reporter)
         # the epochs trained so far are written with the final status, whatever the outcome
         final = None if reporter.superseded else _finish(job_id, attempt, outcome, reporter)

@@ -76,7 +76,10 @@ def accounting(trials: Sequence[TrialRow], *, planned: int, epochs_full_each: in
     spec says its epochs × folds, one not sampled yet (a search's) the base's `epochs_full_each`."""
     trained = sum(trial.epochs_run for trial in trials)
     full = sum(trial.epochs_full for trial in trials) + max(planned - len(trials), 0) * epochs_full_each
-    return SweepAccounting(epochs_trained=trained, epochs_full=full, fraction=trained / full if full else None)
+    stopped = sum(trial.stopped_early for trial in trials)
+    return SweepAccounting(
+        epochs_trained=trained, epochs_full=full, fraction=trained / full if full else None, stopped_early=stopped
+    )
 
 
 def stat(values: Sequence[float]) -> Stat:
@@ -130,6 +133,7 @@ def _row(
         seconds=stat(seconds),
         lambda_max=stat([value for value in lambdas if value is not None]),
         verdicts=dict(counted),
+        stopped_early=sum(trial.stopped_early for trial in done),
     )
 
 

@@ -34,12 +34,14 @@ from store.metrics import epoch_curves
 from store.models import JobDiagnosis, utcnow
 from store.principals import Caller
 from store.sweep_search import sampled
+from trainwell.catalog import SHIPPED_DATASETS
 from trainwell.diagnosis import Diagnosis, DiagnosisStatus
 from trainwell.job import JobStatus
 from trainwell.model_size import DATASET_SHAPES
 from trainwell.spec import JobSpec
 from trainwell.sweep import (
     Comparison,
+    EarlyStop,
     Search,
     Sweep,
     SweepAccounting,
@@ -80,6 +82,8 @@ def create_sweep(
     trial_rows, checked, planned = _expand(request, settings)
     for spec, cell, field in checked:
         _check_limits(session, caller, settings, spec, cell=cell, field=field)
+        if request.early_stop is not None:
+            _check_early_stop(request.early_stop, spec, cell=cell, field=field)
     if request.max_parallel > settings.max_active_jobs:
         raise InvalidField(
             "max_parallel",
@@ -185,6 +189,23 @@ def _check_limits(
         require_gpu_worker(session=session, settings=settings, spec=spec)
 
 
+def _check_early_stop(early_stop: EarlyStop, spec: JobSpec, *, cell: int | None, field: str | None) -> None:
+    """ASHA needs a holdout trial with a rung below its last epoch and reporting the rung's metric."""
+    where = f"cell {cell}: " if cell is not None else f"{field}: " if field else ""
+    asha = early_stop.asha
+    if getattr(spec.dataset.validation, "kfold", 1) != 1:
+        message = f"{where}ASHA judges a trial's epochs on one holdout split; each fold of a k-fold trial restarts them"
+        raise InvalidField("early_stop.asha", message, "invalid_sweep")
+    if not asha.rungs(spec.epochs):
+        message = f"{where}the first rung's epoch must be below the trial's {spec.epochs} epochs"
+        raise InvalidField("early_stop.asha.min_epochs", message, "invalid_sweep")
+    shipped = SHIPPED_DATASETS.get(spec.dataset.name)
+    reported = {"classification": ("val_loss", "val_accuracy"), "regression": ("val_loss", "val_mae", "val_r2")}
+    if shipped is not None and asha.metric not in reported[shipped.task]:
+        message = f"{where}{spec.dataset.name} is {shipped.task}: its trials report {', '.join(reported[shipped.task])}"
+        raise InvalidField("early_stop.asha.metric", message, "invalid_sweep", allowed=list(reported[shipped.task]))
+
+
 def own_sweep(*, session: Session, caller: Caller, sweep_id: str) -> models.Sweep:
     sweep = sweep_store.get_sweep(session=session, sweep_id=sweep_id, principal_id=caller.scope)
     if sweep is None:
@@ -271,6 +292,7 @@ def _resource(sweep: models.Sweep, counts: dict[str, int]) -> Sweep:
         search=None if sweep.search is None else Search.model_validate(sweep.search),
         seeds=sweep.seeds,
         max_parallel=sweep.max_parallel,
+        early_stop=SweepRequest.model_validate(sweep.request).early_stop,
         created_at=sweep.created_at,
         finished_at=sweep.finished_at,
         trials=sweep.trials,

@@ -39,8 +39,10 @@ from trainwell.landscape import Landscape, LandscapeStatus, LossLine, LossSurfac
 from trainwell.metrics import MetricName
 from trainwell.spec import JobSpec
 from trainwell.sweep import (
+    Asha,
     Comparison,
     Distribution,
+    EarlyStop,
     ParameterImportance,
     Search,
     Stat,
@@ -61,6 +63,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "Asha",
     "AsyncClient",
     "AsyncCursorPage",
     "AsyncJobHandle",
@@ -74,6 +77,7 @@ __all__ = [
     "Diagnosis",
     "DiagnosisEvent",
     "Distribution",
+    "EarlyStop",
     "EpochEvent",
     "FailureReason",
     "Finding",

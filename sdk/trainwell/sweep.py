@@ -104,6 +104,43 @@ class Search(BaseModel):
     seed: int = Field(0, ge=0, le=MAX_SEED, description="the sampler's seed: the same seed draws the same search")
 
 
+class Asha(BaseModel):
+    """Asynchronous successive halving (Li et al., "A System for Massively Parallel Hyperparameter Tuning",
+    MLSys 2020): a trial is judged at each rung, the epochs min_epochs·η^k below its last, and goes on only
+    while its metric at that epoch is in the top 1/η of the trials that have reached the rung so far (the
+    first to reach a rung always goes on). A stopped trial ends `succeeded`, its summary saying why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: Literal["val_loss", "val_accuracy", "val_mae", "val_r2"] = Field(
+        "val_loss",
+        description="what a rung compares, at the epoch it is reached: losses and MAE lower, the rest higher",
+    )
+    min_epochs: int = Field(1, ge=1, le=10_000, description="the first rung's epoch")
+    reduction_factor: int = Field(3, ge=2, le=100, description="η: the rungs are η× apart, 1/η of a rung goes on")
+
+    @property
+    def maximize(self) -> bool:
+        return self.metric in ("val_accuracy", "val_r2")
+
+    def rungs(self, epochs: int) -> list[int]:
+        """The epochs a trial of `epochs` epochs is judged at: min_epochs·η^k, below its last epoch (which
+        it ends at anyway)."""
+        rungs, epoch = [], self.min_epochs
+        while epoch < epochs:
+            rungs.append(epoch)
+            epoch *= self.reduction_factor
+        return rungs
+
+
+class EarlyStop(BaseModel):
+    """How a sweep stops its weak trials before their last epoch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    asha: Asha
+
+
 class SweepRequest(BaseModel):
     """POST /v1/sweeps."""
 
@@ -152,6 +189,7 @@ class SweepRequest(BaseModel):
         description="each cell runs once per seed (the spec's `seed`: weight init and batch order)",
     )
     max_parallel: int = Field(4, ge=1, description="at most this many of the sweep's trials queued or running at once")
+    early_stop: EarlyStop | None = Field(None, description="stop weak trials at rungs (ASHA), a grid's or a search's")
 
     @field_validator("seeds")
     @classmethod
@@ -196,6 +234,7 @@ class SweepCell(BaseModel):
     seconds: Stat = Field(description="wall time per trial")
     lambda_max: Stat = Field(description="the sharpness: the largest Hessian eigenvalue at each trial's final weights")
     verdicts: dict[Verdict, int] = Field(description="the trials' diagnosis verdicts, counted")
+    stopped_early: int = Field(0, description="its trials the sweep's early stop ended at a rung")
 
 
 class Comparison(BaseModel):
@@ -218,6 +257,7 @@ class SweepAccounting(BaseModel):
     epochs_trained: int = Field(description="epochs its trials' jobs ran, summed over folds (so far, while it runs)")
     epochs_full: int = Field(description="every trial's epochs × folds, as its spec says")
     fraction: float | None = Field(description="epochs_trained / epochs_full")
+    stopped_early: int = Field(0, description="trials the sweep's early stop ended at a rung")
 
 
 class ParameterImportance(BaseModel):
@@ -263,6 +303,7 @@ class Sweep(BaseModel):
     search: Search | None = None
     seeds: list[int]
     max_parallel: int
+    early_stop: EarlyStop | None = None
     created_at: datetime
     finished_at: datetime | None
     trials: int = Field(description="cells (or a search's configurations) × seeds")

@@ -78,3 +78,37 @@ def test_a_search_sweep_shows_its_space_and_each_configurations_values(
         assert objective == pytest.approx(row["metrics"]["best_val_loss"]["mean"])
     watched.screenshot("ui-sweep-search")
     watched.assert_clean()
+
+
+def test_a_sweep_with_asha_shows_its_rungs_and_the_trials_it_stopped(
+    stack: Stack, alice: httpx.Client, watched: WatchedPage
+) -> None:
+    base = {"dataset": {"name": "iris"}, "model": {"hidden": [8]}, "optimizer": {"name": "adam"}, "epochs": 9}
+    body = {
+        "name": "ui-asha",
+        "base": {**base, "batch_size": 16},
+        "grid": {"optimizer.lr": [0.01, 0.03, 0.003, 1e-5, 1e-6]},  # the hopeless rates last: stopped at rung 0
+        "seeds": [0],
+        "max_parallel": 2,
+        "early_stop": {"asha": {"min_epochs": 1, "reduction_factor": 3}},
+    }
+    created = alice.post("/v1/sweeps", json=body)
+    assert created.status_code == 201, created.text
+    sweep = wait_for_sweep(alice, created.json()["id"], timeout=600)
+    assert sweep["status"] == "succeeded" and sweep["accounting"]["stopped_early"] >= 1, sweep["accounting"]
+
+    page = watched.page
+    open_dashboard(page, stack, stack.keys["alice"], f"#/sweeps/{sweep['id']}")
+    expect(page.locator("#sweep-live")).to_have_attribute("data-refresh", "ended")
+    facts = page.locator("#sweep-facts")
+    expect(facts.locator('[data-fact="early stop"]')).to_have_text(
+        "ASHA on val_loss: rungs at epochs 1, 3; the top 1/3 go on"
+    )
+    spent = sweep["accounting"]
+    expect(facts.locator('[data-fact="epochs trained"]')).to_contain_text(
+        f"{spent['stopped_early']} trials stopped early"
+    )
+    for row in sweep["table"]:
+        shown = page.locator(f'#sweep-table tr[data-cell="{row["cell"]}"] [data-column="stopped_early"]')
+        expect(shown).to_have_text(str(row["stopped_early"]))
+    watched.assert_clean()

@@ -209,3 +209,20 @@ def test_cli_sweeps_create_wait_show_list_cancel(stack: Stack, tmp_path: Path) -
 def _cancel_quietly(stack: Stack, sweep_id: str) -> None:
     with trainwell.Client(base_url=stack.base_url, api_key=stack.keys["alice"]) as client:
         client.sweeps.cancel(sweep_id)
+
+
+def test_cli_sweeps_create_from_a_search_file_with_asha(stack: Stack, tmp_path: Path) -> None:
+    document = {
+        "name": "cli-search",
+        "base": {**TINY_BASE, "epochs": 3},
+        "search": {"space": {"optimizer.lr": {"loguniform": [1e-4, 0.1]}}, "sampler": "random", "trials": 2},
+        "seeds": [0],
+        "early_stop": {"asha": {"min_epochs": 1, "reduction_factor": 2}},
+    }
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump(document))
+    done = _json(_cli(stack, "sweeps", "create", str(path), "--wait", "--json", "--max-parallel", "1"))
+    assert done["status"] == "succeeded" and done["name"] == "cli-search" and done["trials"] == 2
+    assert done["search"]["space"] == document["search"]["space"] and done["grid"] == {}
+    assert done["early_stop"]["asha"] == {"metric": "val_loss", "min_epochs": 1, "reduction_factor": 2}
+    assert done["max_parallel"] == 1, "an option overrides the file"

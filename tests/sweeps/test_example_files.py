@@ -11,6 +11,7 @@ import yaml
 from core.settings import Settings
 from trainwell.sweep import SweepRequest
 from trainwell.sweep_grid import cells, expand
+from trainwell.sweep_search import check_space
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples" / "sweeps").glob("*.yaml"))
 
@@ -26,3 +27,14 @@ def test_an_example_sweep_expands_into_valid_trials(path: Path) -> None:
     assert len(cells(request.grid)) >= 2 and len(request.seeds) >= 3
     assert len(trials) == len(cells(request.grid)) * len(request.seeds)
     assert all(trial.spec.diagnosis.probes is False for trial in trials)
+
+
+SEARCHES = sorted((Path(__file__).resolve().parents[2] / "examples" / "searches").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SEARCHES, ids=lambda path: path.stem)
+def test_an_example_search_is_a_valid_request_with_rungs(path: Path) -> None:
+    request = SweepRequest.model_validate(yaml.safe_load(path.read_text()))
+    assert request.search is not None and request.grid is None
+    check_space(request, max_trials=Settings().max_sweep_trials)  # raises on a refused value
+    assert request.early_stop is not None and request.early_stop.asha.rungs(request.base.epochs)

@@ -45,7 +45,16 @@ function comparisonLine(sweep) {
 function accountingLine(accounting) {
   if (!accounting) return "—";
   const share = accounting.fraction === null ? "" : ` (${Math.round(accounting.fraction * 100)}%)`;
-  return `${accounting.epochs_trained} of ${accounting.epochs_full}${share}`;
+  const stopped = accounting.stopped_early ? `; ${accounting.stopped_early} trials stopped early` : "";
+  return `${accounting.epochs_trained} of ${accounting.epochs_full}${share}${stopped}`;
+}
+
+// "ASHA on val_loss: rungs at epochs 1, 3, 9; the top 1/3 go on"
+function earlyStopLine(sweep) {
+  const asha = sweep.early_stop.asha;
+  const rungs = [];
+  for (let epoch = asha.min_epochs; epoch < sweep.base.epochs; epoch *= asha.reduction_factor) rungs.push(epoch);
+  return `ASHA on ${asha.metric}: rungs at epochs ${rungs.join(", ")}; the top 1/${asha.reduction_factor} go on`;
 }
 
 export function showSweep(container, sweepId) {
@@ -95,9 +104,10 @@ export function showSweep(container, sweepId) {
         ["max parallel", String(sweep.max_parallel)],
         ["dataset", sweep.base.dataset.name],
         ["epochs", String(sweep.base.epochs)],
+        sweep.early_stop ? ["early stop", earlyStopLine(sweep)] : null,
         ["epochs trained", accountingLine(sweep.accounting)],
         ["duration", formatDuration(sweep.created_at, sweep.finished_at)],
-      ]),
+      ].filter(Boolean)),
     );
     cancel.hidden = sweep.status !== "running";
     comparison.textContent = comparisonLine(sweep);

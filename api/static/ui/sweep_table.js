@@ -77,6 +77,9 @@ function columns(sweep, trialsById) {
     score ? statColumn(score, score.replace(/_/g, " "), (row) => row.metrics[score]) : null,
     statColumn("lambda_max", "λmax", (row) => row.lambda_max),
     { label: "verdicts", contents: verdictCounts },
+    sweep.early_stop
+      ? { key: "stopped_early", label: "stopped early", contents: (row) => String(row.stopped_early), sortValue: (row) => row.stopped_early }
+      : null,
     { label: "trials", contents: (row) => trialLinks(row, sweep, trialsById) },
   ].filter(Boolean);
 }

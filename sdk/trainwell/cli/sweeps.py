@@ -94,8 +94,9 @@ def create_sweep(
     spec: Annotated[
         Path,
         typer.Argument(
-            help="the base job spec file, YAML or JSON; or a whole sweep file (`base`, `grid`, `seeds`, "
-            "`max_parallel`, `name`: examples/sweeps/), which the options extend or override"
+            help="the base job spec file, YAML or JSON; or a whole sweep file (`base`, `grid` or `search`, "
+            "`seeds`, `max_parallel`, `name`, `early_stop`: examples/sweeps/, examples/searches/), which the "
+            "options extend or override"
         ),
     ],
     grid: Annotated[
@@ -117,7 +118,8 @@ def create_sweep(
     timeout: Annotated[float | None, typer.Option(help="with --wait: give up after this many seconds")] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Run SPEC once per grid cell and seed; with --wait, exit 1 if the sweep was cancelled or a trial failed."""
+    """Run SPEC once per grid cell and seed, or per configuration a sweep file's search samples; with --wait,
+    exit 1 if the sweep was cancelled or a trial failed."""
     try:
         parsed_grid = parse_grid(grid or [])
     except ValueError as exc:
@@ -128,15 +130,26 @@ def create_sweep(
         raise typer.BadParameter(str(exc), param_hint="--seeds") from None
     base: Any = spec
     document = load_spec_file(spec)
-    if "base" in document and "grid" in document:  # a whole sweep: the options extend or override it
-        base, parsed_grid = document["base"], {**document["grid"], **parsed_grid}
+    search, early_stop = None, None
+    if "base" in document and ("grid" in document or "search" in document):  # a whole sweep: options extend it
+        base, parsed_grid = document["base"], {**document.get("grid", {}), **parsed_grid}
+        search, early_stop = document.get("search"), document.get("early_stop")
         parsed_seeds = parsed_seeds if parsed_seeds is not None else document.get("seeds")
         max_parallel = max_parallel if max_parallel is not None else document.get("max_parallel")
         name = name if name is not None else document.get("name")
-    if not parsed_grid:
-        raise typer.BadParameter("give the grid: --grid KEY=V1,V2, or a sweep file with `grid`", param_hint="--grid")
+    if not parsed_grid and search is None:
+        message = "give the grid: --grid KEY=V1,V2, or a sweep file with `grid` or `search`"
+        raise typer.BadParameter(message, param_hint="--grid")
     sweeps = state(ctx).client().sweeps
-    sweep = sweeps.create(base, parsed_grid, seeds=parsed_seeds, max_parallel=max_parallel, name=name)
+    sweep = sweeps.create(
+        base,
+        parsed_grid or None,
+        search=search,
+        seeds=parsed_seeds,
+        max_parallel=max_parallel,
+        name=name,
+        early_stop=early_stop,
+    )
     if not wait:
         sweep_render.sweep_created(sweep, as_json=as_json)
         return

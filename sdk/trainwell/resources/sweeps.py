@@ -23,7 +23,7 @@ from trainwell._sweep_progress import SweepProgress
 from trainwell._sweep_table import SweepTable
 from trainwell.job import JobStatus
 from trainwell.spec import JobSpec
-from trainwell.sweep import Search, Sweep, SweepImportance, SweepPage
+from trainwell.sweep import EarlyStop, Search, Sweep, SweepImportance, SweepPage
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 SweepRef = str | Sweep
 Grid = Mapping[str, Sequence[Any]]
 SearchInput = Search | Mapping[str, Any]
+EarlyStopInput = EarlyStop | Mapping[str, Any]
 # the API's largest page: trials() reads every page, so the fewer requests the better
 TRIALS_PAGE = 200
 
@@ -57,6 +58,13 @@ def base_payload(base: SpecInput) -> dict[str, Any]:
     return spec_payload(base)
 
 
+def early_stop_payload(early_stop: EarlyStopInput) -> dict[str, Any]:
+    """An early stop as the request body carries it: an EarlyStop as its JSON, a mapping as given."""
+    if isinstance(early_stop, EarlyStop):
+        return early_stop.model_dump(mode="json", exclude_unset=True)
+    return dict(early_stop)
+
+
 def search_payload(search: SearchInput) -> dict[str, Any]:
     """A search as the request body carries it: a Search as its JSON, a mapping as given (the service
     checks it, and a refusal is an `UnprocessableEntityError` naming the field, as for a grid)."""
@@ -73,6 +81,7 @@ def create_call(
     max_parallel: int | None,
     name: str | None,
     idempotency_key: str | None,
+    early_stop: EarlyStopInput | None = None,
 ) -> Call[Sweep]:
     body: dict[str, Any] = {"base": base_payload(base)}
     optional = {
@@ -81,6 +90,7 @@ def create_call(
         "name": name,
         "seeds": None if seeds is None else list(seeds),
         "max_parallel": max_parallel,
+        "early_stop": None if early_stop is None else early_stop_payload(early_stop),
     }
     body |= {key: value for key, value in optional.items() if value is not None}  # absent: the service's default
     return Call("POST", "/v1/sweeps", Sweep, json=body, idempotency_key=idempotency_key)
@@ -117,6 +127,7 @@ class Sweeps:
         max_parallel: int | None = None,
         name: str | None = None,
         idempotency_key: str | None = None,
+        early_stop: EarlyStopInput | None = None,
     ) -> Sweep:
         """Run `base` (a JobSpec, a dict or a spec file) once per grid cell and seed, or once per seed for each
         configuration a search samples.
@@ -126,9 +137,12 @@ class Sweeps:
         (`{"space": {"optimizer.lr": {"loguniform": [1e-5, 1]}}, "sampler": "tpe", "trials": 40}`) from
         which the service samples `trials` configurations as the sweep has room. A grid or space the service
         refuses is an `UnprocessableEntityError` naming the key or cell, and nothing is stored. The POST's
-        Idempotency-Key makes a retry safe, as for jobs.
+        Idempotency-Key makes a retry safe, as for jobs. `early_stop` (an `EarlyStop` or its dict,
+        `{"asha": {"min_epochs": 1, "reduction_factor": 3}}`) ends weak trials at rungs (ASHA).
         """
-        return self._client.request(create_call(base, grid, search, seeds, max_parallel, name, idempotency_key))
+        return self._client.request(
+            create_call(base, grid, search, seeds, max_parallel, name, idempotency_key, early_stop)
+        )
 
     def retrieve(self, sweep: SweepRef) -> Sweep:
         """The sweep with its comparison: `table` (a row per cell), `best` and `findings`."""
@@ -216,9 +230,12 @@ class AsyncSweeps:
         max_parallel: int | None = None,
         name: str | None = None,
         idempotency_key: str | None = None,
+        early_stop: EarlyStopInput | None = None,
     ) -> Sweep:
         """See `Sweeps.create`."""
-        return await self._client.request(create_call(base, grid, search, seeds, max_parallel, name, idempotency_key))
+        return await self._client.request(
+            create_call(base, grid, search, seeds, max_parallel, name, idempotency_key, early_stop)
+        )
 
     async def retrieve(self, sweep: SweepRef) -> Sweep:
         return await self._client.request(retrieve_call(sweep))
