@@ -20,7 +20,7 @@ from sqlalchemy.exc import TimeoutError as DatabasePoolTimeout
 from starlette.exceptions import HTTPException
 
 from api.openapi import documented_methods
-from api.services.errors import Conflict, Invalid, NotFound, QuotaExceeded, ServiceError
+from api.services.errors import Conflict, Invalid, NotFound, QuotaExceeded, ServiceError, TooLarge
 from core.settings import get_settings
 from uploads import UploadError
 
@@ -60,7 +60,8 @@ ERROR_DESCRIPTIONS = {
     401: "no API key, or an invalid or revoked one",
     404: "no such resource among yours",
     409: "the request conflicts with the resource's state",
-    413: "the request body or the uploaded dataset is too large",
+    413: "the request body or the uploaded dataset is too large, or would take your stored bytes past "
+    "TRAINWELL_MAX_STORED_BYTES",
     415: "the body is not in a media type this operation accepts (or has no Content-Type); the message names the one",
     422: "a parameter or the body is invalid; `details` names each field",
     429: "a quota is exhausted; retry after `Retry-After` seconds",
@@ -105,6 +106,7 @@ SERVICE_ERROR_STATUS: dict[type[ServiceError], int] = {
     Conflict: 409,
     Invalid: 422,
     QuotaExceeded: 429,
+    TooLarge: 413,
 }
 
 

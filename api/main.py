@@ -28,6 +28,7 @@ from api.routes import (
     runs,
     sweeps,
     ui,
+    usage,
     workers,
 )
 from core.process import exit_with_parent
@@ -83,5 +84,6 @@ app.include_router(ui.router)
 app.include_router(datasets.router)
 app.include_router(dataset_removal.router)
 app.include_router(workers.router)
+app.include_router(usage.router)
 app.include_router(sweeps.router)
 app.include_router(runs.router)

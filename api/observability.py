@@ -4,7 +4,7 @@ HTTP latency by route comes from prometheus-fastapi-instrumentator. Everything a
 jobs is read from the database at scrape time, because the database is the truth and
 workers expose no port: jobs by status, the age of the oldest queued job (a stuck
 queue), jobs on a second or later attempt (a crash loop), finished jobs' durations,
-and the counters workers keep (reaper actions, metric-write retries).
+the bytes stored on disk by kind, and the counters workers keep (reaper actions, metric-write retries).
 """
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ from store.counters import COUNTERS, read_counters
 from store.db import session_factory
 from store.job_stats import job_stats
 from store.models import utcnow
+from store.stored_bytes import total_stored_bytes
 from trainwell.job import JobStatus
 
 DURATION_WINDOW = timedelta(hours=1)
+# every principal's together: a label per principal would grow the series with the users
+STORED_BYTES_HELP = "bytes stored on disk for all principals, by kind (uploads, checkpoints, exports)"
 
 
 class JobsCollector(Collector):
@@ -33,6 +36,7 @@ class JobsCollector(Collector):
         yield GaugeMetricFamily("trainwell_oldest_queued_job_age_seconds", "how long the oldest queued job has waited")
         yield GaugeMetricFamily("trainwell_jobs_retried", "jobs on a second or later attempt", labels=["status"])
         yield SummaryMetricFamily("trainwell_job_duration_seconds", "run time of jobs finished in the last hour")
+        yield GaugeMetricFamily("trainwell_stored_bytes", STORED_BYTES_HELP, labels=["kind"])
         for name, help_text in COUNTERS.items():
             yield CounterMetricFamily(f"trainwell_{name}", help_text)
 
@@ -41,6 +45,7 @@ class JobsCollector(Collector):
         with session_factory()() as session:
             stats = job_stats(session=session, finished_since=now - DURATION_WINDOW)
             counters = read_counters(session=session)
+            stored = total_stored_bytes(session=session)
 
         jobs = GaugeMetricFamily("trainwell_jobs", "jobs by status", labels=["status"])
         for status in JobStatus:
@@ -62,6 +67,10 @@ class JobsCollector(Collector):
             count_value=len(stats.durations),
             sum_value=sum(stats.durations),
         )
+        stored_bytes = GaugeMetricFamily("trainwell_stored_bytes", STORED_BYTES_HELP, labels=["kind"])
+        for kind, size in stored.items():
+            stored_bytes.add_metric([kind], size)
+        yield stored_bytes
         for name, value in counters.items():
             yield CounterMetricFamily(f"trainwell_{name}", COUNTERS[name], value=value)
 

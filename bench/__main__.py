@@ -13,6 +13,7 @@ BENCHMARKS = (
     "bench.asha",
     "bench.metrics",
     "bench.models",
+    "bench.stored_bytes",
 )
 
 

@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     max_model_parameters: int = Field(50_000_000, ge=1)
     max_active_jobs: int = Field(100, ge=1, description="queued + running jobs per principal")
     submissions_per_minute: int = Field(120, ge=1)
+    # Bytes on disk per principal: uploads, checkpoints and model exports (GET /v1/usage). Past it, uploads
+    # are refused (413) and jobs too (429), until the principal deletes jobs or datasets. Off by default:
+    # what a data directory can hold is the deployment's to know, and each principal shares it with the
+    # rest; an operator who lends the service to several users sets it to their share of the disk.
+    max_stored_bytes: int | None = Field(None, ge=1, description="stored bytes per principal; unset: no limit")
     # Runs from the user's own loop (POST /v1/runs/{id}/metrics): points per batch (10,000 points of JSON
     # are ~0.8 MiB, inside max_request_bytes) and per minute per principal, counted by each API process.
     # 10M a minute is ~170k points/s: above what one server ingests, so a 1M-point run is never slowed.

@@ -37,3 +37,9 @@ def job_stats(*, session: Session, finished_since: datetime) -> JobStats:
     ).all()
     durations = [(end - start).total_seconds() for start, end in finished if start and end]
     return JobStats(by_status=by_status, oldest_queued=oldest, retried=retried, durations=durations)
+
+
+def principal_job_counts(*, session: Session, principal_id: int) -> dict[str, int]:
+    """One principal's jobs by status (served by ix_jobs_principal_status)."""
+    query = select(Job.status, func.count()).where(Job.principal_id == principal_id).group_by(Job.status)
+    return {status: count for status, count in session.execute(query)}

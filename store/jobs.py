@@ -206,17 +206,25 @@ def heartbeat(*, session: Session, job_id: str, attempt: int) -> JobStatus | Non
 
 
 def set_progress(
-    *, session: Session, job_id: str, attempt: int, epoch: int, fold: int, folds: int, epochs: int
+    *,
+    session: Session,
+    job_id: str,
+    attempt: int,
+    epoch: int,
+    fold: int,
+    folds: int,
+    epochs: int,
+    checkpoint_bytes: int | None = None,
 ) -> bool:
-    """Record this attempt's progress (and its heartbeat); False when the attempt no longer holds the job.
+    """Record this attempt's progress (and its heartbeat, and the size of its checkpoints when measured);
+    False when the attempt no longer holds the job.
 
     The metrics of the epoch are written in the same transaction after it: in PostgreSQL the update
     holds the row's lock until the commit, so no claim can slip between the fence and the rows."""
-    result = session.execute(
-        update(Job)
-        .where(*_held_by(job_id, attempt))
-        .values(epoch=epoch, fold=fold, folds=folds, epochs=epochs, heartbeat_at=utcnow())
-    )
+    values: dict[str, Any] = dict(epoch=epoch, fold=fold, folds=folds, epochs=epochs, heartbeat_at=utcnow())
+    if checkpoint_bytes is not None:
+        values["checkpoint_bytes"] = checkpoint_bytes
+    result = session.execute(update(Job).where(*_held_by(job_id, attempt)).values(**values))
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 

@@ -19,12 +19,17 @@ from store.models import ModelExport, utcnow
 EXPORT_LEASE_SECONDS = 120.0
 
 
-def request_export(*, session: Session, job_id: str, export_format: str, file_exists: bool) -> tuple[ModelExport, bool]:
-    """The export's row, made or renewed as needed; True when it must be (re)sent to a worker."""
+def request_export(
+    *, session: Session, job_id: str, principal_id: int, export_format: str, file_exists: bool
+) -> tuple[ModelExport, bool]:
+    """The export's row (counted in its job's principal's stored bytes), made or renewed as needed; True when
+    it must be (re)sent to a worker."""
     now = utcnow()
     row = session.get(ModelExport, (job_id, export_format))
     if row is None:
-        row = ModelExport(job_id=job_id, format=export_format, status="pending", requested_at=now)
+        row = ModelExport(
+            job_id=job_id, format=export_format, principal_id=principal_id, status="pending", requested_at=now
+        )
         session.add(row)
         session.flush()
         return row, True

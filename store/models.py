@@ -113,6 +113,8 @@ class Job(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     error_traceback: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[dict[str, Any] | None]
+    # the job's epoch checkpoints and model file on disk, as its worker last measured them (worker/disk_usage.py)
+    checkpoint_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Sweep(Base):
@@ -321,6 +323,9 @@ class ModelExport(Base):
 
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     format: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # the job's principal, copied (a job never changes hands): a principal's export bytes are summed on this
+    # index alone, where a join through its jobs reads every export of every principal (bench/stored_bytes.py)
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16))  # pending | ready | failed
     requested_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -35,6 +36,7 @@ from store.metrics import MetricRow, record_metrics
 from store.sweep_rungs import TrialRungs, reach_rung
 from trainer import Callbacks, EpochRecord
 from trainwell.job import JobStatus
+from worker.disk_usage import checkpoint_bytes
 from worker.retry import with_database_retry
 
 T = TypeVar("T")
@@ -51,8 +53,17 @@ class MetricsUnwritten(Exception):
 
 
 class JobReporter(Callbacks):
-    def __init__(self, job_id: str, *, attempt: int, heartbeat_seconds: float, rungs: TrialRungs | None = None) -> None:
+    def __init__(
+        self,
+        job_id: str,
+        *,
+        attempt: int,
+        heartbeat_seconds: float,
+        checkpoint_dir: Path | None = None,
+        rungs: TrialRungs | None = None,
+    ) -> None:
         self.job_id = job_id
+        self.checkpoint_dir = checkpoint_dir  # measured with each write: the principal's stored bytes count it
         self.rungs = rungs
         self._stopped_early: dict[str, Any] | None = None
         self.attempt = attempt
@@ -196,6 +207,7 @@ class JobReporter(Callbacks):
             fold=fold,
             folds=self.folds,
             epochs=self.epochs,
+            checkpoint_bytes=checkpoint_bytes(self.checkpoint_dir) if self.checkpoint_dir is not None else None,
         ):
             raise Superseded(f"job {self.job_id}: attempt {self.attempt} no longer holds it")
         try:

@@ -38,6 +38,7 @@ from store import jobs as job_store
 from store.db import get_engine, session_scope
 from store.diagnoses import save_diagnosis
 from store.stale_jobs import Delivery, delivery
+from store.stored_bytes import record_checkpoint_bytes
 from store.sweep_rungs import trial_rungs
 from trainer import DatasetError, FitResult, fit
 from trainer.checkpoint import prune_checkpoints
@@ -46,6 +47,7 @@ from trainwell.job import FailureReason, JobOrigin, JobStatus
 from trainwell.spec import JobSpec
 from worker.celery_app import app
 from worker.diagnosis import diagnose_and_store, diagnosis_lease, store_diagnosis
+from worker.disk_usage import checkpoint_bytes
 from worker.job_process import JobTerminated, run_detachable, wait_for_detached
 from worker.logs import job_context
 from worker.model_files import save_model_file
@@ -138,7 +140,13 @@ def run_job(job_id: str, *, worker: str, release: Callable[[], None] = lambda: N
         rungs = trial_rungs(session=session, job_id=job_id) if sweep_id is not None else None
     with job_context(job_id, attempt):
         log.info("training")
-        reporter = JobReporter(job_id, attempt=attempt, heartbeat_seconds=settings.heartbeat_seconds, rungs=rungs)
+        reporter = JobReporter(
+            job_id,
+            attempt=attempt,
+            heartbeat_seconds=settings.heartbeat_seconds,
+            checkpoint_dir=settings.checkpoint_dir / job_id,
+            rungs=rungs,
+        )
         outcome, result = _train(job_id, attempt, spec, reporter)
         # the epochs trained so far are written with the final status, whatever the outcome
         final = None if reporter.superseded else _finish(job_id, attempt, outcome, reporter)
@@ -146,8 +154,9 @@ def run_job(job_id: str, *, worker: str, release: Callable[[], None] = lambda: N
             log.warning("superseded: stopped without a final status")
             return
         log.info("done: %s", final.value)
-        if settings.keep_checkpoints == "final":  # this attempt's final status is stored: it alone is resumable
-            prune_checkpoints(settings.checkpoint_dir / job_id, keep=attempt)
+        # this attempt's final status is stored: it alone is resumable; what pruning frees is counted off
+        if settings.keep_checkpoints == "final" and prune_checkpoints(settings.checkpoint_dir / job_id, keep=attempt):
+            _record_checkpoint_bytes(job_id, attempt)
         if sweep_id is not None:  # its slot is free: the sweep's next trial can start on another worker now
             advance_sweep(sweep_id)
         if probe_of is not None:  # the original's verdict may have waited for this probe alone
@@ -173,6 +182,17 @@ def run_job(job_id: str, *, worker: str, release: Callable[[], None] = lambda: N
                 store_diagnosis(job_id, attempt, not_applicable(f"the diagnosis failed ({error})"), keep_stored=True)
         if sweep_id is not None:  # a sweep ends once its last trial is diagnosed: its table reads the diagnoses
             advance_sweep(sweep_id)
+
+
+def _record_checkpoint_bytes(job_id: str, attempt: int) -> None:
+    """The job's checkpoint size once pruned (the final status's write measured it before)."""
+    size = checkpoint_bytes(get_settings().checkpoint_dir / job_id)
+
+    def write() -> None:
+        with session_scope() as session:
+            record_checkpoint_bytes(session=session, job_id=job_id, attempt=attempt, size=size)
+
+    with_database_retry(write, what=f"checkpoint bytes of job {job_id}")
 
 
 def _train(job_id: str, attempt: int, spec: JobSpec, reporter: JobReporter) -> tuple[JobOutcome, FitResult | None]:

@@ -47,7 +47,7 @@ StrictSweepRequest = Annotated[SweepRequest | None, Depends(strict_body)]
     status_code=status.HTTP_201_CREATED,
     response_model=Sweep,
     dependencies=[Depends(require_json)],
-    responses={201: REPLAYED, **error_responses(400, 409, 413, 415)},
+    responses={201: REPLAYED, **error_responses(400, 409, 413, 415, 429)},
 )
 def create_sweep(
     _: Annotated[SweepRequest, Body(openapi_examples=SWEEP_EXAMPLES)],

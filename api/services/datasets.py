@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from api.services.errors import InvalidField
 from api.services.ownership import own_dataset
 from api.services.storable import refuse_nul
+from api.services.usage import refuse_upload_past_stored_bytes
 from core.settings import Settings
 from store import datasets as dataset_store
 from store import models
@@ -115,6 +116,10 @@ def store_upload(
     existing = dataset_store.get_dataset(session=session, dataset_id=dataset.id, principal_id=caller.principal_id)
     if existing is not None:
         return StoredDataset(dataset_public(existing), created=False)
+    # the file's arrays, less its few hundred bytes of headers: refused before anything is written
+    refuse_upload_past_stored_bytes(
+        session=session, caller=caller, settings=settings, size=dataset.X.nbytes + dataset.y.nbytes
+    )
     size = write_dataset(dataset, settings.dataset_dir)
     try:
         row = dataset_store.create_dataset(

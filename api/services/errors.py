@@ -48,6 +48,10 @@ class InvalidField(Invalid):
 class QuotaExceeded(ServiceError):
     """A quota is used up for now: retry after `retry_after` seconds."""
 
-    def __init__(self, code: str, message: str, retry_after: int) -> None:
-        super().__init__(code, message)
+    def __init__(self, code: str, message: str, retry_after: int, details: Any = None) -> None:
+        super().__init__(code, message, details)
         self.retry_after = retry_after
+
+
+class TooLarge(ServiceError):
+    """What the request would store does not fit: sending it again cannot help until something is freed."""

@@ -51,7 +51,13 @@ def model_download(
         raise Conflict("no_weights", f"job {job.id!r} ended {job.status} and kept no trained weights")
     chosen = MODEL_FORMATS[export_format]
     path = directory / chosen.file_name
-    row, send = request_export(session=session, job_id=job.id, export_format=export_format, file_exists=path.is_file())
+    row, send = request_export(
+        session=session,
+        job_id=job.id,
+        principal_id=job.principal_id,
+        export_format=export_format,
+        file_exists=path.is_file(),
+    )
     session.commit()
     if send:
         enqueue_model_export(job.id, export_format)  # a lost send is made again once the row's lease runs out

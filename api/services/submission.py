@@ -30,6 +30,7 @@ from api.services.errors import Conflict, InvalidField
 from api.services.jobs import job_public, job_resource
 from api.services.quotas import insert_within_quotas, submission_limits
 from api.services.storable import refuse_nul
+from api.services.usage import refuse_job_past_stored_bytes
 from api.services.workers import require_gpu_worker
 from core.broker import enqueue_training_async, queue_for
 from core.settings import Settings
@@ -84,6 +85,8 @@ async def submit_job(
     exceeded = settings.limits.exceeded(spec, shape)
     if exceeded is not None:
         raise past_limit(exceeded, settings.limits)
+    if settings.max_stored_bytes is not None:  # off by default: no sum on the common path
+        await run_sync(partial(refuse_job_past_stored_bytes, session=session, caller=caller, settings=settings))
     if spec.device == "cuda":  # the rare device whose queue may have no consumer
         await run_sync(partial(require_gpu_worker, session=session, settings=settings, spec=spec))
     row = job_store.new_job(

@@ -23,6 +23,7 @@ from api.services.errors import Conflict, InvalidField, NotFound
 from api.services.storable import refuse_nul
 from api.services.submission import past_limit
 from api.services.sweep_comparison import accounting, compare
+from api.services.usage import refuse_job_past_stored_bytes
 from api.services.workers import require_gpu_worker
 from core.settings import Settings
 from store import jobs as job_store
@@ -91,6 +92,7 @@ def create_sweep(
             "invalid_request",
             detail=f"at most {settings.max_active_jobs}",
         )
+    refuse_job_past_stored_bytes(session=session, caller=caller, settings=settings)  # its trials are jobs
     sweep_id, now = str(uuid.uuid4()), utcnow()
     row = {
         "id": sweep_id,

@@ -56,6 +56,7 @@ from trainwell.sweep import (
     SweepRequest,
     SweepStatus,
 )
+from trainwell.usage import Usage
 
 __all__ = [
     "APIConnectionError",
@@ -122,6 +123,7 @@ __all__ = [
     "SyncCursorPage",
     "TrainwellError",
     "UnprocessableEntityError",
+    "Usage",
     "Verdict",
     "WaitTimeoutError",
     "load_model",

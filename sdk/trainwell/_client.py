@@ -25,6 +25,7 @@ from trainwell.resources.datasets import AsyncDatasets, Datasets
 from trainwell.resources.jobs import AsyncJobs, Jobs
 from trainwell.resources.runs import Runs
 from trainwell.resources.sweeps import AsyncSweeps, Sweeps
+from trainwell.usage import Usage
 
 
 class Client(BaseClient):
@@ -56,6 +57,10 @@ class Client(BaseClient):
         self.datasets = Datasets(self)
         self.sweeps = Sweeps(self)
         self.runs = Runs(self)
+
+    def usage(self) -> Usage:
+        """Your jobs by status, the bytes you store by kind, and your quotas with what is left of each."""
+        return self.request(Call("GET", "/v1/usage", Usage))
 
     def request(self, call: Call[ModelT]) -> ModelT:
         attempt = Attempt(call)
@@ -147,6 +152,10 @@ class AsyncClient(BaseClient):
         self.jobs = AsyncJobs(self)
         self.datasets = AsyncDatasets(self)
         self.sweeps = AsyncSweeps(self)
+
+    async def usage(self) -> Usage:
+        """See `Client.usage`."""
+        return await self.request(Call("GET", "/v1/usage", Usage))
 
     async def request(self, call: Call[ModelT]) -> ModelT:
         attempt = Attempt(call)

@@ -97,6 +97,15 @@ def remedy(
     _finish(ctx, job, timeout=timeout, as_json=as_json)
 
 
+@app.command()
+def usage(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="print the usage as JSON")] = False,
+) -> None:
+    """Your jobs, the bytes you store (uploads, checkpoints, exports), and your quotas with what is left."""
+    render.usage_table(state(ctx).client().usage(), as_json=as_json)
+
+
 def _finish(ctx: typer.Context, job: Job, *, timeout: float | None, as_json: bool) -> None:
     """Wait for the job, print it and its verdict (--json: the job with a `diagnosis` key), exit by its status."""
     client = state(ctx).client()

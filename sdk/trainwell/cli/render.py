@@ -15,6 +15,7 @@ from trainwell._exceptions import APIStatusError, TrainwellError
 from trainwell.dataset import Dataset
 from trainwell.diagnosis import Diagnosis
 from trainwell.job import Job, JobMetrics, JobStatus
+from trainwell.usage import Usage
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -183,6 +184,24 @@ def dataset_table(datasets: Sequence[Dataset], *, as_json: bool) -> None:
             "" if d.rows is None else str(d.rows),
             str(d.n_features),
             "" if d.n_classes is None else str(d.n_classes),
+        )
+    out.print(table)
+
+
+def usage_table(usage: Usage, *, as_json: bool) -> None:
+    """Your jobs and stored bytes, then each quota with what is left of it."""
+    if as_json:
+        _print_json(usage.model_dump(mode="json"))
+        return
+    counts = ", ".join(f"{n} {status}" for status, n in usage.jobs.by_status.items() if n)
+    out.print(f"jobs: {usage.jobs.total} ({counts or 'none'})")
+    kinds = ", ".join(f"{kind} {size:,}" for kind, size in usage.bytes.by_kind.items())
+    out.print(f"stored bytes: {usage.bytes.total:,} ({kinds})")
+    table = Table("quota", "limit", "used", "left")
+    for name, quota in usage.quotas:
+        unlimited = quota.limit is None
+        table.add_row(
+            name, "none" if unlimited else f"{quota.limit:,}", f"{quota.used:,}", "" if unlimited else f"{quota.left:,}"
         )
     out.print(table)
 
