@@ -8,6 +8,7 @@ holds more than the limit, and the multipart parser never spools more than that 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from fastapi import FastAPI
@@ -21,6 +22,11 @@ UPLOAD_PATH = "/v1/datasets"
 # An upload's multipart framing (boundaries, part headers) and its small form fields
 # (target, task, name) ride on top of the file: 64 KiB covers them many times over.
 MULTIPART_SLACK_BYTES = 64 * 1024
+PREDICTIONS_PATH = re.compile(r"/v1/jobs/[^/]+/predictions/?")
+# Inline rows to predict on (up to trainwell.predictions.MAX_INLINE_ROWS) are numbers a client writes at
+# full precision, ~20–25 bytes each: 1,000 rows of 64 features take ~1.3 MB, past the 1 MiB every other
+# body gets. 8 MiB holds 1,000 rows of ~330 features; a wider table is one to upload.
+INLINE_ROWS_BYTES = 8 * 1024 * 1024
 
 
 class BodyTooLarge(HTTPException):
@@ -36,6 +42,8 @@ def body_limit(scope: Scope) -> int:
     settings = get_settings()
     if scope["method"] == "POST" and scope["path"].rstrip("/") == UPLOAD_PATH:
         return settings.max_dataset_bytes + MULTIPART_SLACK_BYTES
+    if scope["method"] == "POST" and PREDICTIONS_PATH.fullmatch(scope["path"]):
+        return max(settings.max_request_bytes, INLINE_ROWS_BYTES)
     return settings.max_request_bytes
 
 

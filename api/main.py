@@ -24,6 +24,7 @@ from api.routes import (
     jobs,
     landscape,
     model_download,
+    predictions,
     remedies,
     runs,
     sweeps,
@@ -79,6 +80,7 @@ app.include_router(diagnosis.router)
 app.include_router(remedies.router)
 app.include_router(landscape.router)
 app.include_router(model_download.router)
+app.include_router(predictions.router)
 app.include_router(events.router)
 app.include_router(ui.router)
 app.include_router(datasets.router)

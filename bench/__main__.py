@@ -14,6 +14,7 @@ BENCHMARKS = (
     "bench.metrics",
     "bench.models",
     "bench.stored_bytes",
+    "bench.predictions",
 )
 
 

@@ -27,6 +27,7 @@ TRAIN_TASK = "trainwell.train"
 LANDSCAPE_TASK = "trainwell.landscape"  # a finished job's loss landscape, on the queue of the job's device
 DIAGNOSE_TASK = "trainwell.diagnose"  # a finished job's diagnosis again, when the process making it died
 EXPORT_TASK = "trainwell.export_model"  # a succeeded job's model in a download format, on the train queue
+PREDICT_TASK = "trainwell.predict"  # a succeeded job's model run on a table or inline rows, on the train queue
 
 # device "cuda" jobs go to `gpu`, consumed only by workers on GPU hosts; "auto" and
 # "cpu" jobs go to `train`, consumed by every worker. Undeclared queues are refused
@@ -165,6 +166,11 @@ def enqueue_model_export(job_id: str, export_format: str) -> None:
     # the train queue, consumed by every worker: an export runs on the CPU, whatever device trained the job
     task_id = model_export_task_id(job_id, export_format)
     sender().send(name=EXPORT_TASK, args=[job_id, export_format], queue=TRAIN_QUEUE, task_id=task_id)
+
+
+def enqueue_predictions(job_id: str, prediction_id: str) -> None:
+    # the train queue, as an export: a prediction runs on the CPU, whatever device trained the job
+    sender().send(name=PREDICT_TASK, args=[job_id, prediction_id], queue=TRAIN_QUEUE, task_id=prediction_id)
 
 
 # Task ids name what they are for: a training message's is the job id, so the broker's messages can be

@@ -1,5 +1,5 @@
 """Removing jobs: their rows, and with them (the foreign keys' ON DELETE CASCADE) their metric history,
-latest values, rollups, diagnosis, landscape and model exports. A removed job's remedy jobs stay, their
+latest values, rollups, diagnosis, landscape, model exports and predictions. A removed job's remedy jobs stay, their
 `parent_id` set to NULL by the same keys; its probes go with it (they exist only to settle its verdict)."""
 
 from __future__ import annotations

@@ -332,3 +332,24 @@ class ModelExport(Base):
     bytes: Mapped[int | None] = mapped_column(BigInteger)
     etag: Mapped[str | None] = mapped_column(String(80))
     error: Mapped[str | None] = mapped_column(String(500))
+
+
+class Prediction(Base):
+    """A succeeded job's model run on an uploaded table (`dataset_id`) or on inline rows, filled by a worker;
+    the result is a file beside the job's checkpoints (store/predictions.py), so it goes with the job.
+
+    `requested_at` is the lease of the run in progress, as a model export's is."""
+
+    __tablename__ = "predictions"
+
+    id: Mapped[str] = mapped_column(String(19), primary_key=True)  # "pr_" + 16 hex digits
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    # the job's principal, for the stored-bytes sums (store/stored_bytes.py), as a model export carries it
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"), index=True)
+    dataset_id: Mapped[str | None] = mapped_column(String(19))  # None: inline rows
+    rows: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # pending | succeeded | failed
+    requested_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(500))
+    bytes: Mapped[int | None] = mapped_column(BigInteger)  # the result files' size, once written

@@ -9,7 +9,9 @@ cannot drift from the rows, whatever crashed in between.
   principals is one file, counted for each: either may keep it alone);
 - checkpoints: each job's epoch checkpoints and model file, as its worker measured them;
 - exports: the download files a worker made on request (the safetensors download is the model file
-  itself, counted with the checkpoints).
+  itself, counted with the checkpoints);
+- predictions: each finished prediction's CSV and Parquet files (a request's inline rows wait on disk only
+  until the worker has read them).
 
 A new kind of file is one entry of STORED_KINDS: a select of its rows' principal and bytes.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from store.models import Dataset, Job, ModelExport
+from store.models import Dataset, Job, ModelExport, Prediction
 from trainwell.model_formats import MODEL_FORMATS
 
 MODEL_FILE_FORMATS = [
@@ -32,6 +34,7 @@ STORED_KINDS: dict[str, Select[int, int | None]] = {
     "exports": select(ModelExport.principal_id.label("principal_id"), ModelExport.bytes.label("bytes")).where(
         ModelExport.status == "ready", ModelExport.format.not_in(MODEL_FILE_FORMATS)
     ),
+    "predictions": select(Prediction.principal_id.label("principal_id"), Prediction.bytes.label("bytes")),
 }
 
 

@@ -10,6 +10,7 @@ configuration's rows once even so: a second configuration N is an IntegrityError
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,17 +18,22 @@ from pydantic import ValidationError
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from core.settings import get_settings
 from core.sweep_sampler import Configuration, ask, objective
+from store.datasets import get_dataset
 from store.models import Job, Sweep, SweepTrial
 from store.quotas import ACTIVE
 from trainwell.job import JobStatus
+from trainwell.model_size import DATASET_SHAPES, DataShape
+from trainwell.spec import JobSpec
 from trainwell.sweep import SweepRequest
 from trainwell.sweep_search import configuration_spec
 
 log = logging.getLogger(__name__)
 
 # draws per configuration before the search stops short: the space's extremes were checked when the sweep
-# was created, so only a combination of fields the JobSpec refuses together is drawn again
+# was created, so only a combination of fields the JobSpec or the deployment's limits refuse together (a
+# middle choice of widths with the largest of another range, say) is drawn again
 DRAWS = 10
 
 
@@ -83,7 +89,7 @@ def sample_waiting(*, session: Session, sweep_id: str, room: int) -> None:
         stored = configurations(session=session, sweep_id=sweep_id)  # the sampler's state: the database's
         if len(stored) * len(seeds) >= planned:
             return
-        drawn = _draw(request, stored)
+        drawn = _draw(request, stored, lambda spec: _within_limits(session, spec))
         if drawn is None:  # the search ends with the configurations it has
             log.warning("sweep %s: no valid configuration in %d draws; ending at %d", sweep_id, DRAWS, len(stored))
             session.execute(update(Sweep).where(Sweep.id == sweep_id).values(trials=len(stored) * len(seeds)))
@@ -108,13 +114,32 @@ def sample_waiting(*, session: Session, sweep_id: str, room: int) -> None:
         waiting += len(seeds)
 
 
-def _draw(request: SweepRequest, stored: list[Configuration]) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The next configuration and its spec (as JSON), or None if every draw was refused by the JobSpec."""
+def _draw(
+    request: SweepRequest, stored: list[Configuration], allowed: Callable[[JobSpec], bool]
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The next configuration and its spec (as JSON), or None if every draw was refused by the JobSpec or
+    by `allowed` (the deployment's limits)."""
     assert request.search is not None
     for attempt in range(DRAWS):
         params = ask(request.search, stored, attempt=attempt)
         try:
-            return params, configuration_spec(request, params).model_dump(mode="json")
+            spec = configuration_spec(request, params)
         except ValidationError:
             continue
+        if allowed(spec):
+            return params, spec.model_dump(mode="json")
+        log.info("a drawn configuration is past the deployment's limits, drawn again: %s", params)
     return None
+
+
+def _within_limits(session: Session, spec: JobSpec) -> bool:
+    """The spec against the deployment's epoch and model-size limits, on its dataset's shape (a built-in's,
+    or the upload's row: the sweep's creation checked that it is its owner's)."""
+    shape = DATASET_SHAPES.get(spec.dataset.name)
+    if shape is None:
+        row = get_dataset(session=session, dataset_id=spec.dataset.name, principal_id=None)
+        if row is None:  # deleted since: the trial's job fails with the reason when it loads it
+            return True
+        outputs = len(row.classes or []) if row.task == "classification" else 1
+        shape = DataShape(features=len(row.columns), outputs=outputs)
+    return get_settings().limits.exceeded(spec, shape) is None

@@ -28,7 +28,14 @@ if get_settings().broker_url.startswith("sqla+"):
 
 app = Celery(
     "trainwell",
-    include=["worker.tasks", "worker.landscape", "worker.rediagnosis", "worker.logs", "worker.model_export"],
+    include=[
+        "worker.tasks",
+        "worker.landscape",
+        "worker.rediagnosis",
+        "worker.logs",
+        "worker.model_export",
+        "worker.predictions",
+    ],
 )
 app.conf.update(celery_config(get_settings()))
 

@@ -1,5 +1,5 @@
 """Deleting a job: its rows and its probes' (store/job_removal.py), then their checkpoint directories
-(checkpoints, kept model file, exports). A running job is not waited for: its row is gone, so its next
+(checkpoints, kept model file, exports, predictions' inputs and results). A running job is not waited for: its row is gone, so its next
 heartbeat finds its attempt superseded and it stops, writing nothing more to the database; a checkpoint
 it writes meanwhile is an orphan directory, which the reaper removes (worker/reaper.py).
 

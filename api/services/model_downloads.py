@@ -36,19 +36,24 @@ class ExportPending:
     retry_after: int
 
 
+def kept_model_file(*, job: models.Job, checkpoint_dir: Path, use: str) -> Path:
+    """The model file a succeeded job kept; Conflict (409) `job_not_finished` or `no_weights` otherwise.
+    `use` ends the message of a job still running: its model is `use` once it succeeds."""
+    if job.origin == JobOrigin.external.value:
+        raise Conflict("no_weights", f"run {job.id!r} trained in its owner's loop: the service has no weights of it")
+    if JobStatus(job.status) not in FINAL_STATUSES:
+        raise Conflict("job_not_finished", f"job {job.id!r} is {job.status}; its model is {use} once it succeeds")
+    path = checkpoint_dir / job.id / MODEL_FORMATS["safetensors"].file_name
+    if job.status != JobStatus.succeeded.value or not path.is_file():
+        raise Conflict("no_weights", f"job {job.id!r} ended {job.status} and kept no trained weights")
+    return path
+
+
 def model_download(
     *, session: Session, job: models.Job, export_format: str, checkpoint_dir: Path
 ) -> ModelFile | ExportPending:
     """The job's model in `export_format`, or that a worker is making it (sent to one when needed)."""
-    if job.origin == JobOrigin.external.value:
-        raise Conflict("no_weights", f"run {job.id!r} trained in its owner's loop: the service has no weights of it")
-    if JobStatus(job.status) not in FINAL_STATUSES:
-        raise Conflict(
-            "job_not_finished", f"job {job.id!r} is {job.status}; its model is downloadable once it succeeds"
-        )
-    directory = checkpoint_dir / job.id
-    if job.status != JobStatus.succeeded.value or not (directory / MODEL_FORMATS["safetensors"].file_name).is_file():
-        raise Conflict("no_weights", f"job {job.id!r} ended {job.status} and kept no trained weights")
+    directory = kept_model_file(job=job, checkpoint_dir=checkpoint_dir, use="downloadable").parent
     chosen = MODEL_FORMATS[export_format]
     path = directory / chosen.file_name
     row, send = request_export(

@@ -22,6 +22,7 @@ from trainwell._exceptions import (
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
+    PredictionFailedError,
     RateLimitError,
     TrainwellError,
     UnprocessableEntityError,
@@ -37,6 +38,7 @@ from trainwell.events import DiagnosisEvent, EpochEvent, JobEvent, StatusEvent
 from trainwell.job import FailureReason, Job, JobMetrics, JobOrigin, JobPage, JobStatus, MetricPoint, MetricSeries
 from trainwell.landscape import Landscape, LandscapeStatus, LossLine, LossSurface
 from trainwell.metrics import MetricName
+from trainwell.predictions import PredictionRequest, Predictions, PredictionStatus, PredictionTable
 from trainwell.spec import JobSpec
 from trainwell.sweep import (
     Asha,
@@ -101,6 +103,11 @@ __all__ = [
     "NotFoundError",
     "ParameterImportance",
     "PermissionDeniedError",
+    "PredictionFailedError",
+    "PredictionRequest",
+    "PredictionStatus",
+    "PredictionTable",
+    "Predictions",
     "Probe",
     "ProbeKind",
     "RateLimitError",

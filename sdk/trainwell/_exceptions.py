@@ -138,3 +138,12 @@ class WaitTimeoutError(TrainwellError, TimeoutError):
         super().__init__(f"job {job_id!r} did not finish within {timeout:g}s")
         self.job_id = job_id
         self.timeout = timeout
+
+
+class PredictionFailedError(TrainwellError):
+    """A worker could not make the predictions; `reason` says why."""
+
+    def __init__(self, prediction_id: str, reason: str | None) -> None:
+        super().__init__(f"predictions {prediction_id!r} failed: {reason or 'no reason given'}")
+        self.prediction_id = prediction_id
+        self.reason = reason

@@ -11,8 +11,12 @@ from pydantic import PrivateAttr
 from trainwell.job import Job, JobMetrics
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from matplotlib.figure import Figure
 
+    from trainwell.dataset import Dataset
+    from trainwell.predictions import PredictionTable
     from trainwell.resources.jobs import AsyncJobs, Jobs
 
 
@@ -49,6 +53,12 @@ class JobHandle(Job):
 
     def download_model(self, path: str | os.PathLike[str], *, format: str = "safetensors") -> Path:
         return self._resource().download_model(self.id, path, format=format)
+
+    def predict(
+        self, rows: Sequence[Sequence[float]] | None = None, *, dataset: str | Dataset | None = None
+    ) -> PredictionTable:
+        """The model's predictions on raw `rows` or an uploaded `dataset` (see client.jobs.predict)."""
+        return self._resource().predict(self.id, rows, dataset=dataset)
 
     def _resource(self) -> Jobs:
         if self._jobs is None:

@@ -24,16 +24,16 @@ def escape(text: str) -> str:
 PROGRESS_METRICS = ("train_loss", "val_loss", "val_accuracy")
 
 
-class WaitProgress:
+class LiveBar:
+    """One rich progress bar on stderr, drawn only when `enabled`: a spinner, the description, the bar, the
+    `columns` (templates over the task's fields) and the time elapsed. `show` draws the task."""
+
+    columns: tuple[str, ...] = ()
+
     def __init__(self, *, enabled: bool) -> None:
         self.enabled = enabled
-        self._seen: tuple[int, int] | None = None
         self._bar: Any = None
         self._task: Any = None
-        self._losses = ""
-        self._name = ""
-        self._status: JobStatus | None = None
-        self._progress: Progress | None = None
         self._console: Any = None
 
     def __enter__(self) -> Self:
@@ -46,8 +46,7 @@ class WaitProgress:
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
                 BarColumn(),
-                TextColumn("{task.fields[position]}"),
-                TextColumn("{task.fields[losses]}"),
+                *(TextColumn(column) for column in self.columns),
                 TimeElapsedColumn(),
                 console=self._console,
             )
@@ -59,6 +58,24 @@ class WaitProgress:
     ) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+    def show(self, description: str, *, total: int, completed: int, **fields: str) -> None:
+        if self._task is None:
+            self._task = self._bar.add_task(description, total=total, completed=completed, **fields)
+        else:
+            self._bar.update(self._task, description=description, total=total, completed=completed, **fields)
+
+
+class WaitProgress(LiveBar):
+    columns = ("{task.fields[position]}", "{task.fields[losses]}")
+
+    def __init__(self, *, enabled: bool) -> None:
+        super().__init__(enabled=enabled)
+        self._seen: tuple[int, int] | None = None
+        self._losses = ""
+        self._name = ""
+        self._status: JobStatus | None = None
+        self._progress: Progress | None = None
 
     def needs_metrics(self, job: Job) -> bool:
         """True when the job reached an epoch the bar has not shown the losses of."""
@@ -117,8 +134,4 @@ class WaitProgress:
         if progress.folds > 1:
             position = f"fold {progress.fold + 1}/{progress.folds} {position}"
         description = f"{escape(self._name)} [bold]{status.value}[/]"
-        fields = {"position": position, "losses": self._losses}
-        if self._task is None:
-            self._task = self._bar.add_task(description, total=total, completed=done, **fields)
-        else:
-            self._bar.update(self._task, description=description, total=total, completed=done, **fields)
+        self.show(description, total=total, completed=done, position=position, losses=self._losses)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Self
-
-from trainwell._progress import escape
+from trainwell._progress import LiveBar, escape
 from trainwell.sweep import Sweep, SweepCounts
 
 
@@ -14,45 +11,15 @@ def trials_ended(counts: SweepCounts) -> int:
     return counts.succeeded + counts.failed + counts.cancelled
 
 
-class SweepProgress:
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled
-        self._bar: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> Self:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-            self._bar = Progress(
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total} trials"),
-                TextColumn("{task.fields[counts]}"),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-            )
-            self._bar.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+class SweepProgress(LiveBar):
+    columns = ("{task.completed}/{task.total} trials", "{task.fields[counts]}")
 
     def update(self, sweep: Sweep) -> None:
         if self._bar is None:
             return
         counts = sweep.counts
-        ended = trials_ended(counts)
         shown = {"waiting": counts.waiting, "queued": counts.queued, "running": counts.running}
         shown |= {"failed": counts.failed, "cancelled": counts.cancelled}
-        fields = {"counts": "  ".join(f"{name} {n}" for name, n in shown.items() if n)}
         description = f"{escape(sweep.name or sweep.id)} [bold]{sweep.status.value}[/]"
-        if self._task is None:
-            self._task = self._bar.add_task(description, total=sweep.trials, completed=ended, **fields)
-        else:
-            self._bar.update(self._task, description=description, total=sweep.trials, completed=ended, **fields)
+        counted = "  ".join(f"{name} {n}" for name, n in shown.items() if n)
+        self.show(description, total=sweep.trials, completed=trials_ended(counts), counts=counted)

@@ -10,6 +10,8 @@ JobSpec's own JSON, and `format` names this layout.
 from __future__ import annotations
 
 import json
+import os
+import struct
 from dataclasses import dataclass
 
 from trainwell.spec import JobSpec, Task
@@ -77,3 +79,13 @@ class ModelCard:
             image_shape=tuple(shape["image"]) if shape["image"] is not None else None,
             version=value["trainwell_version"],
         )
+
+
+def read_card(path: str | os.PathLike[str]) -> ModelCard:
+    """A safetensors model file's card, read from its header alone (no torch, no safetensors): the file
+    opens with the header's length as a little-endian u64, then the header's JSON, whose `__metadata__` holds
+    the card (https://huggingface.co/docs/safetensors#format)."""
+    with open(path, "rb") as file:
+        (length,) = struct.unpack("<Q", file.read(8))
+        header = json.loads(file.read(length))
+    return ModelCard.from_metadata(header.get("__metadata__") or {})

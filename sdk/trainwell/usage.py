@@ -14,7 +14,7 @@ class JobCounts(BaseModel):
 class StoredBytes(BaseModel):
     by_kind: dict[str, int] = Field(
         description="`uploads` (your datasets as stored), `checkpoints` (your jobs' checkpoints and model files), "
-        "`exports` (the model downloads made for you in pt2 or onnx)"
+        "`exports` (the model downloads made for you in pt2 or onnx), `predictions` (their CSV and Parquet results)"
     )
     total: int
 

@@ -119,7 +119,11 @@ def test_asha_prunes_the_hopeless_rates_and_saves_most_of_the_epochs(services: S
             "stopped_early": asha["accounting"]["stopped_early"],
             "best_objective": {"random+asha": best_asha, "full": best_full, "tpe+asha": tpe["best"]["objective"]},
             "seed_std_of_full_best": spread["std"],
-            "better_search": "tpe" if tpe["best"]["objective"] < best_asha else "random",
+            "better_search": "tie"
+            if tpe["best"]["objective"] == best_asha
+            else "tpe"
+            if tpe["best"]["objective"] < best_asha
+            else "random",
         }
         (tmp_path / "asha.json").write_text(json.dumps(report, indent=2))
         print("ASHA search:", json.dumps(report))

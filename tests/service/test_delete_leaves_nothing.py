@@ -1,6 +1,6 @@
-"""Deleting a job and its dataset leaves the data directory and the database as they were before the upload:
-a table with string labels is uploaded, trained on, its model downloaded, then the job and the dataset are
-deleted, and the listing of the data directory and the row count of every table are compared with theirs
+"""Deleting a job and its datasets leaves the data directory and the database as they were before the upload:
+a table with string labels is uploaded, trained on, its model downloaded, its predictions on a second
+upload read back as CSV in the table's labels, then the job and both datasets are deleted, and the listing of the data directory and the row count of every table are compared with theirs
 before. On a stack of its own (so no other test's jobs write meanwhile), embedded and on PostgreSQL + Redis."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from sqlalchemy import func, inspect, select, table
 
 from store.db import make_engine
 from tests.service.test_model_download import download
+from tests.service.test_predictions import read_csv, wait_for_predictions
 from tests.stack import (
     Stack,
     finished,
@@ -94,14 +95,27 @@ def test_deleting_the_job_and_the_dataset_leaves_nothing(own_stack: Stack) -> No
         wait_for_diagnosis(client, job["id"], ("ready", "not_applicable"), timeout=300)
         model = download(client, job["id"], "onnx")
         assert model.status_code == 200, model.text
-        assert client.get("/v1/usage").json()["bytes"]["total"] > 0
+        second = client.post(
+            "/v1/datasets",
+            files={"file": ("more.csv", CSV[: CSV.index("\n", 400)].encode(), "text/csv")},
+            data={"target": "kind"},
+        )
+        assert second.status_code == 201, second.text
+        made = wait_for_predictions(
+            client, client.post(f"/v1/jobs/{job['id']}/predictions", json={"dataset": second.json()["id"]}).json()
+        )
+        labels = {row["predicted"] for row in read_csv(client, made)}
+        assert labels and labels <= {"oval", "round", "square"}, labels
+        assert client.get("/v1/usage").json()["bytes"]["by_kind"]["predictions"] > 0
         written = data_dir_listing(own_stack.data_dir) - files_before
         assert {f"datasets/{dataset['id']}.npz", f"checkpoints/{job['id']}/model.onnx"} <= written, written
+        assert f"checkpoints/{job['id']}/predictions/{made['id']}.csv" in written, written
         grown = row_counts(own_stack.database_url)
         assert all(grown[name] >= rows_before[name] for name in rows_before) and grown != rows_before
 
         assert client.delete(f"/v1/jobs/{job['id']}").status_code == 204
         assert client.delete(f"/v1/datasets/{dataset['id']}").status_code == 204
+        assert client.delete(f"/v1/datasets/{second.json()['id']}").status_code == 204
         assert client.get("/v1/usage").json()["bytes"]["total"] == 0
 
     assert data_dir_listing(own_stack.data_dir) == files_before

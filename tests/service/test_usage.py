@@ -17,7 +17,7 @@ from tests.service.test_model_download import download
 from tests.stack import Stack, finished, poll, start_stack, stop_stack, wait_for
 from trainwell import Client
 
-NOTHING = {"uploads": 0, "checkpoints": 0, "exports": 0}
+NOTHING = {"uploads": 0, "checkpoints": 0, "exports": 0, "predictions": 0}
 JOB_WAIT = 600  # the suite's shared worker may be busy with earlier tests' jobs
 
 
@@ -96,6 +96,7 @@ def test_usage_counts_what_is_stored_and_frees_it_on_delete(stack: Stack) -> Non
         assert download(client, job["id"], "safetensors").status_code == 200  # the model file: no new bytes
         after_exports = usage(client)
         assert after_exports["bytes"]["by_kind"] == {
+            **NOTHING,
             "uploads": on_disk,
             "checkpoints": checkpoints,
             "exports": len(onnx.content),
@@ -117,7 +118,9 @@ def test_usage_counts_what_is_stored_and_frees_it_on_delete(stack: Stack) -> Non
         read = sdk.usage()
         assert read.bytes.total == 0 and read.quotas.max_stored_bytes.limit is None and read.jobs.total == 0
     shown = trainwell(stack, "usage", key=key)
-    assert shown.returncode == 0 and "stored bytes: 0 (uploads 0, checkpoints 0, exports 0)" in shown.stdout, shown
+    assert (
+        shown.returncode == 0 and "stored bytes: 0 (uploads 0, checkpoints 0, exports 0, predictions 0)" in shown.stdout
+    ), shown
     assert as_json(trainwell(stack, "usage", "--json", key=key))["quotas"]["max_active_jobs"]["left"] == 100
 
 

@@ -21,13 +21,14 @@ from store.db import make_engine
 from store.job_removal import delete_jobs
 from store.migrate import ALEMBIC_INI
 from store.model_exports import finish_export, request_export
+from store.predictions import create_prediction, finish_prediction
 from store.principals import get_or_create_principal
 from store.stored_bytes import record_checkpoint_bytes, stored_bytes, total_stored_bytes
 from tests.stack import postgres_database
 from trainwell.spec import JobSpec
 from uploads import NormalizedDataset
 
-NOTHING = {"uploads": 0, "checkpoints": 0, "exports": 0}
+NOTHING = {"uploads": 0, "checkpoints": 0, "exports": 0, "predictions": 0}
 
 
 def _dataset(ident: str) -> NormalizedDataset:
@@ -68,12 +69,19 @@ def test_each_kind_is_counted_for_its_principal_and_freed_with_its_rows(session:
     request_export(
         session=session, job_id=job.id, principal_id=owner.id, export_format="onnx", file_exists=True
     )  # ready: unchanged
+    for name, size in (("pr_0000000000000001", 250), ("pr_0000000000000002", None)):  # written, and pending
+        create_prediction(
+            session=session, prediction_id=name, job_id=job.id, principal_id=owner.id, dataset_id=None, rows=3
+        )
+        if size is not None:
+            finish_prediction(session=session, prediction_id=name, error=None, size=size)
     session.commit()
 
     # the safetensors download is the model file, counted in the checkpoints already
-    assert stored_bytes(session=session, principal_id=owner.id) == {"uploads": 700, "checkpoints": 5000, "exports": 700}
+    mine = {"uploads": 700, "checkpoints": 5000, "exports": 700, "predictions": 250}
+    assert stored_bytes(session=session, principal_id=owner.id) == mine
     assert stored_bytes(session=session, principal_id=other.id) == {**NOTHING, "uploads": 700}
-    assert total_stored_bytes(session=session) == {"uploads": 1400, "checkpoints": 5000, "exports": 700}
+    assert total_stored_bytes(session=session) == {**mine, "uploads": 1400}
 
     # pruned once finished: the attempt that holds the job records the smaller size; a stale attempt cannot
     record_checkpoint_bytes(session=session, job_id=job.id, attempt=1, size=1200)
@@ -81,7 +89,7 @@ def test_each_kind_is_counted_for_its_principal_and_freed_with_its_rows(session:
     session.commit()
     assert stored_bytes(session=session, principal_id=owner.id)["checkpoints"] == 1200
 
-    delete_jobs(session=session, job_ids=[job.id])  # its exports go with it (ON DELETE CASCADE)
+    delete_jobs(session=session, job_ids=[job.id])  # its exports and predictions go with it (ON DELETE CASCADE)
     session.commit()
     assert stored_bytes(session=session, principal_id=owner.id) == {**NOTHING, "uploads": 700}
 

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.settings import get_settings
 from core.sweep_sampler import Configuration, ask
 from store import sweep_search
 from store import sweeps as sweep_store
@@ -30,12 +31,20 @@ BASE = {"dataset": {"name": "iris"}, "epochs": 2}
 SPACE = {"optimizer.lr": {"loguniform": [1e-4, 1.0]}, "model.hidden": {"choice": [[8], [16, 16]]}}
 
 
-def _sweep(session: Session, *, trials: int, seeds: list[int], max_parallel: int, sampler: str = "random") -> str:
+def _sweep(
+    session: Session,
+    *,
+    trials: int,
+    seeds: list[int],
+    max_parallel: int,
+    sampler: str = "random",
+    space: dict[str, Any] = SPACE,
+) -> str:
     owner = get_or_create_principal(session=session, name=f"searcher-{uuid.uuid4().hex[:6]}")
     request = SweepRequest.model_validate(
         {
             "base": BASE,
-            "search": {"space": SPACE, "sampler": sampler, "trials": trials, "seed": 7},
+            "search": {"space": space, "sampler": sampler, "trials": trials, "seed": 7},
             "seeds": seeds,
             "max_parallel": max_parallel,
         }
@@ -200,3 +209,30 @@ def test_a_search_whose_draws_the_spec_refuses_ends_with_the_configurations_it_h
     assert _advance(session, sweep_id) == []
     assert session.scalar(select(Sweep.trials).where(Sweep.id == sweep_id)) == 0
     assert _status(session, sweep_id) == SweepStatus.succeeded.value, "nothing left to run: it ends"
+
+
+def test_a_drawn_configuration_past_the_deployments_limits_is_drawn_again(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The creation checks each choice alone and the ranges' corners; a combination inside is checked as it
+    is drawn. Here a width the limit refuses (64·64 weights on a 1,000-parameter deployment) is drawn again."""
+    space = {"optimizer.lr": {"loguniform": [1e-4, 1.0]}, "model.hidden": {"choice": [[8], [64, 64], [16]]}}
+
+    def drawn_widths(limit: str | None) -> list[Any]:
+        if limit is not None:
+            monkeypatch.setenv("TRAINWELL_MAX_MODEL_PARAMETERS", limit)
+        else:
+            monkeypatch.delenv("TRAINWELL_MAX_MODEL_PARAMETERS", raising=False)
+        get_settings.cache_clear()
+        sweep_id = _sweep(session, trials=12, seeds=[0], max_parallel=12, space=space)
+        _advance(session, sweep_id)
+        return [drawn.params["model.hidden"] for drawn in sweep_search.sampled(session=session, sweep_id=sweep_id)]
+
+    try:
+        unlimited = drawn_widths(None)
+        assert [64, 64] in unlimited and len(unlimited) == 12
+        limited = drawn_widths("1000")
+        assert len(limited) == 12 and [64, 64] not in limited, limited
+    finally:
+        monkeypatch.delenv("TRAINWELL_MAX_MODEL_PARAMETERS", raising=False)
+        get_settings.cache_clear()

@@ -1,8 +1,10 @@
-"""`trainwell jobs ls|show|wait|cancel|delete|metrics|diagnose|plot|landscape|model`."""
+"""`trainwell jobs ls|show|wait|cancel|delete|metrics|diagnose|plot|landscape|model|predict`."""
 
 from __future__ import annotations
 
+import csv
 import itertools
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -139,3 +141,38 @@ def download_model(
     """Download a succeeded job's trained model; the pt2 and onnx files take raw rows (normalization included)."""
     written = state(ctx).client().jobs.download_model(job_id, out, format=format, timeout=timeout)
     render.written(written, as_json=as_json)
+
+
+@app.command("predict")
+def predict(
+    ctx: typer.Context,
+    job_id: JobId,
+    out: Annotated[Path, typer.Option("--out", "-o", help="the CSV of predictions to write")],
+    dataset: Annotated[str | None, typer.Option(help="an uploaded dataset with the job's feature columns")] = None,
+    rows: Annotated[
+        Path | None,
+        typer.Option(help="raw rows: a JSON list of lists, or a CSV whose header row is skipped (model's order)"),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="give up after this many seconds")] = 600.0,
+    as_json: AsJson = False,
+) -> None:
+    """Predict with a succeeded job's model on an uploaded dataset or on rows from a file; writes the CSV
+    (`predicted`, then a classifier's `probability_<label>` columns)."""
+    if (dataset is None) == (rows is None):
+        render.usage_error("give exactly one of --dataset and --rows")
+        raise typer.Exit(2)
+    values = _read_rows(rows) if rows is not None else None
+    table = state(ctx).client().jobs.predict(job_id, values, dataset=dataset, timeout=timeout)
+    out.write_text(table.csv)
+    render.written(out, as_json=as_json)
+
+
+def _read_rows(path: Path) -> list[list[float]]:
+    text = path.read_text()
+    try:
+        if path.suffix.lower() == ".json":
+            return [[float(value) for value in row] for row in json.loads(text)]
+        return [[float(value) for value in row] for row in list(csv.reader(text.splitlines()))[1:] if row]
+    except (ValueError, TypeError) as exc:
+        render.usage_error(f"{path}: not rows of numbers ({exc})")
+        raise typer.Exit(2) from None

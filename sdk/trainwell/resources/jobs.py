@@ -1,4 +1,5 @@
-"""`client.jobs`: create, retrieve, list, cancel, metrics, events, diagnosis, remedies, landscape, wait, plot.
+"""`client.jobs`: create, retrieve, list, cancel, metrics, events, diagnosis, remedies, landscape, wait, plot,
+predict.
 
 Each operation is described once as a `Call`; `Jobs` and `AsyncJobs` only send it.
 """
@@ -9,23 +10,31 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from trainwell._base_client import Binary, Call, NoContent
 from trainwell._download import download_model
-from trainwell._exceptions import APIConnectionError, APIStatusError, WaitTimeoutError
+from trainwell._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    PredictionFailedError,
+    WaitTimeoutError,
+)
 from trainwell._handle import AsyncJobHandle, JobHandle
 from trainwell._pagination import AsyncCursorPage, AsyncPaginator, SyncCursorPage
 from trainwell._plot import PLOT_METRICS, plot_job
 from trainwell._progress import PROGRESS_METRICS, WaitProgress
 from trainwell._spec_file import SpecInput, spec_payload
+from trainwell.dataset import Dataset
 from trainwell.diagnosis import Diagnosis
 from trainwell.events import DiagnosisEvent, JobEvent, StatusEvent
 from trainwell.job import Job, JobMetrics, JobPage, JobStatus
 from trainwell.landscape import Landscape
+from trainwell.predictions import PredictionRequest, Predictions, PredictionStatus, PredictionTable
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -85,6 +94,15 @@ def landscape_call(job: JobRef, *, compute: bool) -> Call[Landscape]:
 
 def landscape_plot_call(job: JobRef) -> Call[Binary]:
     return Call("GET", _path(job, "/landscape.png"), Binary)
+
+
+def predictions_call(job: JobRef, request: PredictionRequest) -> Call[Predictions]:
+    return Call("POST", _path(job, "/predictions"), Predictions, json=request.model_dump(exclude_none=True))
+
+
+def read_predictions_call(job: JobRef, prediction_id: str, suffix: str = "") -> Call[Any]:
+    path = _path(job, f"/predictions/{quote(prediction_id, safe='')}{suffix}")
+    return Call("GET", path, Binary if suffix else Predictions)
 
 
 def metrics_call(
@@ -176,6 +194,35 @@ class Jobs:
     def landscape_plot(self, job: JobRef) -> bytes:
         """The error surface's contour plot as PNG bytes, once its landscape is ready."""
         return self._client.request(landscape_plot_call(job)).content
+
+    def predict(
+        self,
+        job: JobRef,
+        rows: Sequence[Sequence[float]] | None = None,
+        *,
+        dataset: str | Dataset | None = None,
+        timeout: float = 600.0,
+        poll_interval: float = 0.5,
+    ) -> PredictionTable:
+        """The job's model on raw `rows` (up to 1,000, each the features' values in the model's order) or on
+        an uploaded `dataset` with the job's feature columns: waits while a worker predicts, then reads the CSV.
+        A failed prediction raises PredictionFailedError; a refused request, UnprocessableEntityError or
+        ConflictError naming the problem."""
+        request = PredictionRequest(
+            rows=[list(row) for row in rows] if rows is not None else None,
+            dataset=dataset.id if isinstance(dataset, Dataset) else dataset,
+        )
+        deadline = time.monotonic() + timeout
+        made = self._client.request(predictions_call(job, request))
+        while made.status == PredictionStatus.pending:
+            if time.monotonic() >= deadline:
+                raise APITimeoutError(f"predictions {made.id!r} were not made within {timeout:g} s")
+            time.sleep(poll_interval)
+            made = self._client.request(read_predictions_call(job, made.id))
+        if made.status == PredictionStatus.failed:
+            raise PredictionFailedError(made.id, made.error)
+        text = self._client.request(read_predictions_call(job, made.id, ".csv")).content.decode()
+        return PredictionTable.from_csv(made, text)
 
     def download_model(
         self, job: JobRef, path: str | os.PathLike[str], *, format: str = "safetensors", timeout: float = 600.0
