@@ -25,8 +25,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,7 @@ from store.metrics import MetricRow, read_series, record_metrics
 from store.migrate import upgrade_database
 from store.models import Job, LatestMetric, Metric, MetricRollup
 from store.principals import get_or_create_principal
-from tests.stack import postgres_database
+from tests.stack import empty_database
 from trainwell.job import MetricPoint, MetricSeries
 
 RESULTS = Path(__file__).parent / "results" / "metrics.json"
@@ -277,17 +276,8 @@ def job_list(factory: sessionmaker[Session], principal_ids: list[int], dialect: 
     return {"jobs": JOBS, "indexed": indexed, "without_index": unindexed, "plan": plan}
 
 
-@contextmanager
-def database(kind: str, tmp: Path) -> Iterator[str]:
-    if kind == "postgresql":
-        with postgres_database() as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp / 'metrics.sqlite'}"
-
-
 def measure(kind: str) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as url:
+    with tempfile.TemporaryDirectory() as tmp, empty_database(kind, Path(tmp)) as url:
         upgrade_database(url)
         engine = make_engine(url)
         factory = sessionmaker(engine, expire_on_commit=False)

@@ -15,8 +15,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from store.models import Dataset, Job, ModelExport
 from store.principals import get_or_create_principal
 from store.quotas import Limits, usage
 from store.stored_bytes import stored_bytes, total_stored_bytes
-from tests.stack import postgres_database
+from tests.stack import empty_database
 
 RESULTS = Path(__file__).parent / "results" / "stored_bytes.json"
 JOBS = int(os.environ.get("BENCH_STORED_JOBS", 10_000))
@@ -101,17 +100,8 @@ def fill(session: Session, principal_id: int) -> None:
     session.execute(insert(Dataset), datasets)
 
 
-@contextmanager
-def database(kind: str, tmp: Path) -> Iterator[str]:
-    if kind == "postgresql":
-        with postgres_database() as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp / 'stored.sqlite'}"
-
-
 def measure(kind: str) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as url:
+    with tempfile.TemporaryDirectory() as tmp, empty_database(kind, Path(tmp)) as url:
         upgrade_database(url)
         engine = make_engine(url)
         factory = sessionmaker(engine, expire_on_commit=False)

@@ -75,6 +75,16 @@ def postgres_database() -> Iterator[str]:
 
 
 @contextmanager
+def empty_database(kind: str, tmp: Path) -> Iterator[str]:
+    """The URL of an empty database: "sqlite", a file in `tmp`; "postgresql", postgres_database's."""
+    if kind == "postgresql":
+        with postgres_database() as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp / 'empty.sqlite'}"
+
+
+@contextmanager
 def redis_database() -> Iterator[str]:
     """A Redis db number no other run holds: the first of 1..15 whose run lock we can take.
     Only our own keys are removed afterwards; the shared server is never flushed."""

@@ -4,8 +4,6 @@ On SQLite and PostgreSQL, through the migration."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +22,7 @@ from store.model_exports import finish_export, request_export
 from store.predictions import create_prediction, finish_prediction
 from store.principals import get_or_create_principal
 from store.stored_bytes import record_checkpoint_bytes, stored_bytes, total_stored_bytes
-from tests.stack import postgres_database
+from tests.stack import empty_database
 from trainwell.spec import JobSpec
 from uploads import NormalizedDataset
 
@@ -106,19 +104,10 @@ def test_a_failed_or_pending_export_stores_nothing(session: Session) -> None:
     assert stored_bytes(session=session, principal_id=owner.id) == NOTHING
 
 
-@contextmanager
-def database(kind: str, tmp: Path) -> Iterator[str]:
-    if kind == "postgresql":
-        with postgres_database() as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp / 'before.sqlite'}"
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_the_migration_gives_stored_exports_their_principal(kind: str, tmp_path: Path) -> None:
     """Exports made before the migration are counted for their job's principal; jobs start at 0 bytes."""
-    with database(kind, tmp_path) as url:
+    with empty_database(kind, tmp_path) as url:
         config = Config(str(ALEMBIC_INI))
         config.attributes["database_url"] = url
         command.upgrade(config, "0015")

@@ -6,18 +6,17 @@ judged one after the other."""
 from __future__ import annotations
 
 import threading
-import uuid
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import sweeps as sweep_store
-from store.models import Job, utcnow
-from store.principals import get_or_create_principal
+from store.jobs import new_job
+from store.models import Job
 from store.sweep_rungs import TrialRungs, reach_rung, rung_records, trial_rungs
 from tests.stack import migrated_session, postgres_database
+from tests.store.sweep_rows import new_sweep
 from trainwell.spec import JobSpec
-from trainwell.sweep import Asha, SweepRequest, SweepStatus
+from trainwell.sweep import Asha, SweepRequest
 
 SPEC = JobSpec.model_validate({"dataset": {"name": "iris"}, "epochs": 9})
 REQUEST = SweepRequest.model_validate(
@@ -26,29 +25,16 @@ REQUEST = SweepRequest.model_validate(
 
 
 def _sweep_with_jobs(session: Session, jobs: int, request: SweepRequest = REQUEST) -> tuple[str, list[str]]:
-    owner = get_or_create_principal(session=session, name=f"asha-{uuid.uuid4().hex[:6]}")
-    sweep_id = str(uuid.uuid4())
-    sweep_store.create_sweep(
-        session=session,
-        sweep={
-            "id": sweep_id,
-            "principal_id": owner.id,
-            "name": None,
-            "status": SweepStatus.running.value,
-            "request": request.model_dump(mode="json", exclude_unset=True),
-            "base": SPEC.model_dump(mode="json"),
-            "grid": {},
-            "seeds": [0],
-            "max_parallel": 4,
-            "trials": jobs,
-            "idempotency_key": None,
-            "created_at": utcnow(),
-        },
-        trials=[],
+    sweep_id, owner = new_sweep(
+        session,
+        request=request.model_dump(mode="json", exclude_unset=True),
+        base=SPEC.model_dump(mode="json"),
+        seeds=[0],
+        trials=jobs,
     )
     ids = []
     for _ in range(jobs):
-        row = sweep_store.new_job(principal_id=owner.id, spec=SPEC, queue="train", sweep_id=sweep_id)
+        row = new_job(principal_id=owner, spec=SPEC, queue="train", sweep_id=sweep_id)
         session.execute(insert(Job).values(**row))
         ids.append(row["id"])
     session.commit()

@@ -7,7 +7,6 @@ PostgreSQL never make configuration N twice."""
 from __future__ import annotations
 
 import threading
-import uuid
 from collections import Counter
 from typing import Any
 
@@ -21,7 +20,7 @@ from store import sweep_search
 from store import sweeps as sweep_store
 from store.diagnoses import save_diagnosis
 from store.models import Job, Sweep, utcnow
-from store.principals import get_or_create_principal
+from tests.store.sweep_rows import new_sweep
 from trainwell.diagnosis import Diagnosis, DiagnosisStatus
 from trainwell.job import JobStatus
 from trainwell.spec import JobSpec
@@ -40,7 +39,6 @@ def _sweep(
     sampler: str = "random",
     space: dict[str, Any] = SPACE,
 ) -> str:
-    owner = get_or_create_principal(session=session, name=f"searcher-{uuid.uuid4().hex[:6]}")
     request = SweepRequest.model_validate(
         {
             "base": BASE,
@@ -50,27 +48,15 @@ def _sweep(
         }
     )
     assert request.search is not None
-    sweep_id = str(uuid.uuid4())
-    sweep_store.create_sweep(
-        session=session,
-        sweep={
-            "id": sweep_id,
-            "principal_id": owner.id,
-            "name": None,
-            "status": SweepStatus.running.value,
-            "request": request.model_dump(mode="json", exclude_unset=True, by_alias=True),
-            "base": JobSpec.model_validate(BASE).model_dump(mode="json"),
-            "grid": {},
-            "search": request.search.model_dump(mode="json", by_alias=True),
-            "seeds": seeds,
-            "max_parallel": max_parallel,
-            "trials": trials * len(seeds),
-            "idempotency_key": None,
-            "created_at": utcnow(),
-        },
-        trials=[],
+    sweep_id, _ = new_sweep(
+        session,
+        request=request.model_dump(mode="json", exclude_unset=True, by_alias=True),
+        base=JobSpec.model_validate(BASE).model_dump(mode="json"),
+        search=request.search.model_dump(mode="json", by_alias=True),
+        seeds=seeds,
+        trials=trials * len(seeds),
+        max_parallel=max_parallel,
     )
-    session.commit()
     return sweep_id
 
 

@@ -4,15 +4,13 @@ only once every trial has ended with its final diagnosis."""
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from store import sweeps as sweep_store
 from store.diagnoses import save_diagnosis
 from store.models import Job, utcnow
-from store.principals import get_or_create_principal
+from tests.store.sweep_rows import new_sweep
 from trainwell.diagnosis import Diagnosis, DiagnosisStatus
 from trainwell.job import JobStatus
 from trainwell.spec import JobSpec
@@ -22,28 +20,16 @@ SPEC = JobSpec.model_validate({"dataset": {"name": "iris"}, "epochs": 2}).model_
 
 
 def _sweep(session: Session, *, trials: int, max_parallel: int) -> tuple[str, int]:
-    owner = get_or_create_principal(session=session, name=f"sweeper-{uuid.uuid4().hex[:6]}")
-    sweep_id = str(uuid.uuid4())
-    sweep_store.create_sweep(
-        session=session,
-        sweep={
-            "id": sweep_id,
-            "principal_id": owner.id,
-            "name": None,
-            "status": SweepStatus.running.value,
-            "request": {},
-            "base": SPEC,
-            "grid": {"seed": [0]},
-            "seeds": list(range(trials)),
-            "max_parallel": max_parallel,
-            "trials": trials,
-            "idempotency_key": None,
-            "created_at": utcnow(),
-        },
-        trials=[{"position": n, "cell": 0, "seed": n, "spec": {**SPEC, "seed": n}} for n in range(trials)],
+    rows = [{"position": n, "cell": 0, "seed": n, "spec": {**SPEC, "seed": n}} for n in range(trials)]
+    return new_sweep(
+        session,
+        base=SPEC,
+        grid={"seed": [0]},
+        seeds=list(range(trials)),
+        trials=trials,
+        max_parallel=max_parallel,
+        trial_rows=rows,
     )
-    session.commit()
-    return sweep_id, owner.id
 
 
 def _advance(session: Session, sweep_id: str, max_active: int = 100) -> list[sweep_store.Released]:
