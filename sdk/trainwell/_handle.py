@@ -97,6 +97,12 @@ class AsyncJobHandle(Job):
     async def plot(self, path: str | os.PathLike[str] | None = None, *, fold: int = 0) -> Figure:
         return await self._resource().plot(self.id, path=path, fold=fold)
 
+    async def predict(
+        self, rows: Sequence[Sequence[float]] | None = None, *, dataset: str | Dataset | None = None
+    ) -> PredictionTable:
+        """See `JobHandle.predict`."""
+        return await self._resource().predict(self.id, rows, dataset=dataset)
+
     def _resource(self) -> AsyncJobs:
         if self._jobs is None:
             raise RuntimeError("this job is not bound to a client; use client.jobs.retrieve(job_id)")

@@ -6,6 +6,7 @@ another principal's job is not found; deleting the job removes its predictions' 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import time
@@ -157,6 +158,12 @@ def test_inline_rows_reproduce_the_jobs_test_accuracy(stack: Stack, trained: dic
         assert len(on_table.predicted) == 150 and set(on_table.predicted) <= set(LABELS)
         with pytest.raises(trainwell.UnprocessableEntityError):
             handle.predict([[1.0, 2.0]])
+
+    async def predict_async() -> trainwell.PredictionTable:
+        async with trainwell.AsyncClient(base_url=stack.base_url, api_key=trained["key"]) as client:
+            return await (await client.jobs.retrieve(job["id"])).predict(raw)
+
+    assert asyncio.run(predict_async()).predicted == inline.predicted, "the async client's twin"
 
     # the CLI: rows from a CSV file (its header skipped) to a CSV of predictions
     rows_file, out = tmp_path / "rows.csv", tmp_path / "predictions.csv"

@@ -100,6 +100,13 @@ def predictions_call(job: JobRef, request: PredictionRequest) -> Call[Prediction
     return Call("POST", _path(job, "/predictions"), Predictions, json=request.model_dump(exclude_none=True))
 
 
+def prediction_request(rows: Sequence[Sequence[float]] | None, dataset: str | Dataset | None) -> PredictionRequest:
+    return PredictionRequest(
+        rows=[list(row) for row in rows] if rows is not None else None,
+        dataset=dataset.id if isinstance(dataset, Dataset) else dataset,
+    )
+
+
 def read_predictions_call(job: JobRef, prediction_id: str, suffix: str = "") -> Call[Any]:
     path = _path(job, f"/predictions/{quote(prediction_id, safe='')}{suffix}")
     return Call("GET", path, Binary if suffix else Predictions)
@@ -208,12 +215,8 @@ class Jobs:
         an uploaded `dataset` with the job's feature columns: waits while a worker predicts, then reads the CSV.
         A failed prediction raises PredictionFailedError; a refused request, UnprocessableEntityError or
         ConflictError naming the problem."""
-        request = PredictionRequest(
-            rows=[list(row) for row in rows] if rows is not None else None,
-            dataset=dataset.id if isinstance(dataset, Dataset) else dataset,
-        )
         deadline = time.monotonic() + timeout
-        made = self._client.request(predictions_call(job, request))
+        made = self._client.request(predictions_call(job, prediction_request(rows, dataset)))
         while made.status == PredictionStatus.pending:
             if time.monotonic() >= deadline:
                 raise APITimeoutError(f"predictions {made.id!r} were not made within {timeout:g} s")
@@ -363,6 +366,28 @@ class AsyncJobs:
     async def landscape_plot(self, job: JobRef) -> bytes:
         """See `Jobs.landscape_plot`."""
         return (await self._client.request(landscape_plot_call(job))).content
+
+    async def predict(
+        self,
+        job: JobRef,
+        rows: Sequence[Sequence[float]] | None = None,
+        *,
+        dataset: str | Dataset | None = None,
+        timeout: float = 600.0,
+        poll_interval: float = 0.5,
+    ) -> PredictionTable:
+        """See `Jobs.predict`."""
+        deadline = time.monotonic() + timeout
+        made = await self._client.request(predictions_call(job, prediction_request(rows, dataset)))
+        while made.status == PredictionStatus.pending:
+            if time.monotonic() >= deadline:
+                raise APITimeoutError(f"predictions {made.id!r} were not made within {timeout:g} s")
+            await asyncio.sleep(poll_interval)
+            made = await self._client.request(read_predictions_call(job, made.id))
+        if made.status == PredictionStatus.failed:
+            raise PredictionFailedError(made.id, made.error)
+        text = (await self._client.request(read_predictions_call(job, made.id, ".csv"))).content.decode()
+        return PredictionTable.from_csv(made, text)
 
     async def wait_landscape(self, job: JobRef, *, timeout: float = 600.0, poll_interval: float = 0.5) -> Landscape:
         """See `Jobs.wait_landscape`."""
