@@ -103,7 +103,7 @@ def download_rate(tmp: Path) -> dict[str, Any]:
             session=session, principal_id=owner.id, spec=JobSpec.model_validate(WORKLOADS["W1"]["spec"]), queue="train"
         )
         session.execute(update(Job).where(Job.id == job.id).values(status=JobStatus.succeeded.value))
-        request_export(session=session, job_id=job.id, export_format="onnx", file_exists=False)
+        request_export(session=session, job_id=job.id, principal_id=owner.id, export_format="onnx", file_exists=False)
         finish_export(session=session, job_id=job.id, export_format="onnx", size=DOWNLOAD_BYTES, etag='"b"', error=None)
         session.commit()
         job_id = job.id
