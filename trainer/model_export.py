@@ -8,13 +8,21 @@ label, or values in the target's own units.
 serialization and loads on a plain `pip install torch`; TorchScript (`torch.jit`) is deprecated
 (https://docs.pytorch.org/docs/stable/jit.html). ONNX goes through `torch.onnx.export`'s torch.export-based
 exporter (it needs the `onnx` and `onnxscript` packages) and runs in onnxruntime alone.
+
+`torch.onnx.export` builds its table of ONNX translations from onnxscript's torchlib on every call: 0.7–2 s
+of an export of these small models, whatever their size. `onnx_registry()` builds it once per process
+and hands it to the function `torch.onnx.export` calls with it (`torch.onnx._internal.exporter._core.export`,
+the exporter's own entry point, not a public one); the worker builds it before forking each export, so the
+forks share it. Where a torch release moves that function, the public `torch.onnx.export` runs instead.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -61,18 +69,35 @@ def _write_pt2(model: RawRowsModel, card: ModelCard, path: Path) -> None:
 
 
 def _write_onnx(model: RawRowsModel, card: ModelCard, path: Path) -> None:
-    torch.onnx.export(
-        model,
-        _example(card),
-        str(path),
-        input_names=["rows"],
-        output_names=["values" if card.task == "regression" else "logits"],
-        dynamic_shapes=_dynamic_batch(),
-        opset_version=ONNX_OPSET,
-        dynamo=True,
-        # onnxruntime optimizes the graph itself when it loads it (its graph optimizations, on by default):
-        # the exporter's own pass adds ~0.5 s to every export of these small models for nothing
-        optimize=False,
-        external_data=False,
-        verbose=False,
-    )
+    output = "values" if card.task == "regression" else "logits"
+    # onnxruntime optimizes the graph itself when it loads it (its graph optimizations, on by default):
+    # the exporter's own pass adds ~0.5 s to every export of these small models for nothing
+    options: dict[str, Any] = {
+        "input_names": ["rows"],
+        "output_names": [output],
+        "dynamic_shapes": _dynamic_batch(),
+        "opset_version": ONNX_OPSET,
+        "optimize": False,
+        "verbose": False,
+    }
+    registry = onnx_registry()
+    if registry is None:
+        torch.onnx.export(model, _example(card), str(path), dynamo=True, external_data=False, **options)
+        return
+    from torch.onnx._internal.exporter import _core
+
+    program = _core.export(model, _example(card), registry=registry, **options)
+    program.save(str(path), external_data=False)
+
+
+@functools.cache
+def onnx_registry() -> Any | None:
+    """The exporter's ONNX translations for ONNX_OPSET, built once per process (see the module docstring);
+    None where this torch has no such entry point."""
+    try:
+        from torch.onnx._internal.exporter import _core, _registration
+    except ImportError:
+        return None
+    if not callable(getattr(_core, "export", None)) or not hasattr(_registration.ONNXRegistry, "from_torchlib"):
+        return None
+    return _registration.ONNXRegistry.from_torchlib(opset_version=ONNX_OPSET)

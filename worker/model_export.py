@@ -23,7 +23,7 @@ from celery import Task
 from core.broker import EXPORT_TASK
 from store.db import session_scope
 from store.model_exports import finish_export
-from trainer.model_export import export_model
+from trainer.model_export import export_model, onnx_registry
 from worker.celery_app import app
 from worker.job_process import run_in_fresh_process
 from worker.model_files import model_file_path
@@ -35,6 +35,8 @@ CHUNK = 1 << 20
 
 @app.task(name=EXPORT_TASK, bind=True)
 def export(self: Task, job_id: str, export_format: str) -> None:
+    if export_format == "onnx":
+        onnx_registry()  # built once here, in the pool's process: each forked export then starts with it
     exit_code = run_in_fresh_process(lambda: export_and_store(job_id, export_format))
     if exit_code != 0:  # killed, or out of memory: say so rather than leave it pending
         _store(job_id, export_format, None, f"the export's process exited with code {exit_code}")
