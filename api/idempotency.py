@@ -1,5 +1,6 @@
-"""The `Idempotency-Key` header of the routes that submit a job (POST /v1/jobs, a remedy's launch):
-how it is declared, and the `Idempotent-Replayed` header that marks a replayed answer."""
+"""The `Idempotency-Key` header of the routes that create something (POST /v1/jobs, a remedy's launch,
+POST /v1/sweeps, a job's predictions): how it is declared, and the `Idempotent-Replayed` header that
+marks a replayed answer."""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         max_length=200,
-        description="unique per principal: a retry with the same key (and the same spec) answers the job "
-        "the first request created, with `Idempotent-Replayed: true`; the same key with another spec is a 409",
+        description="unique per principal: a retry with the same key (and the same body) answers what "
+        "the first request created, with `Idempotent-Replayed: true`; the same key with another body is a 409",
     ),
 ]
 REPLAYED: dict[str, Any] = {
     "headers": {
         "Idempotent-Replayed": {
-            "description": "`true`: the job an earlier request with this key created",
+            "description": "`true`: what an earlier request with this key created",
             "schema": {"type": "string"},
         }
     }

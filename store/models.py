@@ -338,9 +338,12 @@ class Prediction(Base):
     """A succeeded job's model run on an uploaded table (`dataset_id`) or on inline rows, filled by a worker;
     the result is a file beside the job's checkpoints (store/predictions.py), so it goes with the job.
 
-    `requested_at` is the lease of the run in progress, as a model export's is."""
+    `requested_at` is the lease of the run in progress, as a model export's is. A request sent with an
+    Idempotency-Key keeps the key and its fingerprint (api/services/predictions.py): a retry must match
+    the fingerprint, and the unique key makes two concurrent retries one row."""
 
     __tablename__ = "predictions"
+    __table_args__ = (UniqueConstraint("principal_id", "idempotency_key", name="uq_predictions_idempotency"),)
 
     id: Mapped[str] = mapped_column(String(19), primary_key=True)  # "pr_" + 16 hex digits
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
@@ -353,3 +356,6 @@ class Prediction(Base):
     finished_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(String(500))
     bytes: Mapped[int | None] = mapped_column(BigInteger)  # the result files' size, once written
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # sha256 of the request and its job: a retry's match is checked without keeping 1,000 inline rows twice
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))

@@ -41,8 +41,17 @@ def result_path(checkpoint_dir: Path, job_id: str, prediction_id: str, result_fo
 
 
 def create_prediction(
-    *, session: Session, prediction_id: str, job_id: str, principal_id: int, dataset_id: str | None, rows: int
+    *,
+    session: Session,
+    prediction_id: str,
+    job_id: str,
+    principal_id: int,
+    dataset_id: str | None,
+    rows: int,
+    idempotency_key: str | None = None,
+    request_fingerprint: str | None = None,
 ) -> Prediction:
+    """A pending row; IntegrityError when `idempotency_key` is the principal's already."""
     row = Prediction(
         id=prediction_id,
         job_id=job_id,
@@ -51,6 +60,8 @@ def create_prediction(
         rows=rows,
         status="pending",
         requested_at=utcnow(),
+        idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint,
     )
     session.add(row)
     session.flush()
@@ -61,6 +72,11 @@ def get_prediction(*, session: Session, job_id: str, prediction_id: str) -> Pred
     return session.scalars(
         select(Prediction).where(Prediction.id == prediction_id, Prediction.job_id == job_id)
     ).one_or_none()
+
+
+def get_prediction_by_idempotency_key(*, session: Session, principal_id: int, key: str) -> Prediction | None:
+    query = select(Prediction).where(Prediction.principal_id == principal_id, Prediction.idempotency_key == key)
+    return session.scalars(query).one_or_none()
 
 
 def renew_lapsed(*, session: Session, row: Prediction) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import CallerDep, OwnJobDep, SessionDep, SettingsDep, refuse_malformed_parameters
 from api.errors import AUTHENTICATED, error_responses
+from api.idempotency import REPLAYED, IdempotencyKey
 from api.routes.jobs import require_json
 from api.services import predictions
 from api.strict_body import validate_strictly
@@ -26,7 +27,12 @@ router = APIRouter(
     prefix="/v1/jobs", tags=["models"], responses=AUTHENTICATED, dependencies=[Depends(refuse_malformed_parameters)]
 )
 FINISHED: dict[int | str, dict[str, Any]] = {
-    200: {"model": Predictions, "description": "a few inline rows, predicted while the request waited"}
+    200: {
+        "model": Predictions,
+        "description": "a few inline rows, predicted while the request waited; or a replay of finished ones",
+        **REPLAYED,
+    },
+    202: REPLAYED,
 }
 
 
@@ -64,15 +70,22 @@ def create_predictions(
     caller: CallerDep,
     settings: SettingsDep,
     response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> Predictions:
     """Predict with the job's model on `dataset` (an uploaded table with the job's feature columns) or on
     up to 1,000 inline `rows` (each the features' values in the model's order, raw: the model normalizes).
-    409 `job_not_finished` or `no_weights` for a job without a trained model."""
+    409 `job_not_finished` or `no_weights` for a job without a trained model. A repeated `Idempotency-Key`
+    answers the predictions it made the first time, as they stand now; with another body or job, 409
+    `idempotency_conflict`."""
     assert request is not None  # the declared body parameter refused a missing body
-    made = predictions.request_predictions(session=session, caller=caller, settings=settings, job=job, request=request)
-    if made.status != PredictionStatus.pending:
+    requested = predictions.request_predictions(
+        session=session, caller=caller, settings=settings, job=job, request=request, idempotency_key=idempotency_key
+    )
+    if requested.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    if requested.predictions.status != PredictionStatus.pending:
         response.status_code = status.HTTP_200_OK
-    return made
+    return requested.predictions
 
 
 @router.get(

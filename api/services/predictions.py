@@ -5,6 +5,10 @@ safetensors header alone, trainwell.model_card.read_card), stores the request â€
 the worker reads â€” and sends the predict task (worker/predictions.py), which writes the result beside
 the job's checkpoints. Everything is checked before anything is written, so a refused request leaves
 nothing behind.
+
+A request with an Idempotency-Key is answered by the row an earlier one with the key made, when there is
+one (api/services/prediction_replays.py). Of two concurrent requests with one key the unique key lets one
+row in; the other removes the rows file it wrote and answers the winner's row.
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ import contextlib
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.services.errors import Conflict, InvalidField, NotFound
 from api.services.model_downloads import kept_model_file
+from api.services.prediction_replays import replayed_prediction, request_fingerprint
 from core.broker import enqueue_predictions
 from core.settings import Settings
 from store import datasets as dataset_store
@@ -38,36 +45,99 @@ MEDIA_TYPES: dict[str, str] = {"csv": "text/csv", "parquet": "application/vnd.ap
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # the model reads float32: a larger value would be infinite
 
 
+@dataclass(frozen=True)
+class Requested:
+    predictions: Predictions
+    replayed: bool = False  # an earlier request with the same Idempotency-Key created them
+
+
 def request_predictions(
-    *, session: Session, caller: Caller, settings: Settings, job: models.Job, request: PredictionRequest
-) -> Predictions:
-    """Store the request and send it to a worker; a small inline one is answered finished when it can be."""
-    card = read_card(kept_model_file(job=job, checkpoint_dir=settings.checkpoint_dir, use="usable for predictions"))
+    *,
+    session: Session,
+    caller: Caller,
+    settings: Settings,
+    job: models.Job,
+    request: PredictionRequest,
+    idempotency_key: str | None = None,
+) -> Requested:
+    """Store the request and send it to a worker; a small inline one is answered finished when it can be.
+    A repeated `idempotency_key` answers the predictions it made; one used for another request, Conflict."""
+    fingerprint = None
+    if idempotency_key is not None:  # a replay before the checks: it is no new request, so none applies
+        fingerprint = request_fingerprint(job_id=job.id, request=request)
+        existing = replayed_prediction(session=session, job=job, key=idempotency_key, fingerprint=fingerprint)
+        if existing is not None:
+            return Requested(predictions_public(existing, _card(settings, job)), replayed=True)
+    card = _card(settings, job)
     prediction_id = prediction_store.new_prediction_id()
+    rows_file = prediction_store.input_path(settings.checkpoint_dir, job.id, prediction_id)
     if request.dataset is not None:
         rows = _check_dataset(session=session, caller=caller, card=card, dataset_id=request.dataset)
     else:
         assert request.rows is not None
         _check_rows(request.rows, card)
         rows = len(request.rows)
-        _write_rows(prediction_store.input_path(settings.checkpoint_dir, job.id, prediction_id), request.rows)
+        _write_rows(rows_file, request.rows)
+    try:
+        row = _store_request(
+            session=session,
+            job=job,
+            prediction_id=prediction_id,
+            dataset_id=request.dataset,
+            rows=rows,
+            rows_file=rows_file,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+        )
+    except IntegrityError:  # a concurrent request with the same key stored its row first
+        session.rollback()
+        if idempotency_key is None or fingerprint is None:
+            raise
+        existing = replayed_prediction(session=session, job=job, key=idempotency_key, fingerprint=fingerprint)
+        if existing is None:
+            raise
+        return Requested(predictions_public(existing, card), replayed=True)
+    enqueue_predictions(job.id, prediction_id)  # a lost send is made again once the row's lease runs out
+    if request.rows is not None and rows <= SYNC_MAX_ROWS:
+        _wait_briefly(session, row)
+    return Requested(predictions_public(row, card))
+
+
+def _store_request(
+    *,
+    session: Session,
+    job: models.Job,
+    prediction_id: str,
+    dataset_id: str | None,
+    rows: int,
+    rows_file: Path,
+    idempotency_key: str | None,
+    fingerprint: str | None,
+) -> models.Prediction:
+    """The committed row; its rows file is removed when it cannot be stored (a lost key race included),
+    so no file outlives a request that made no row. The job's fields are read first: a failed flush
+    expires them, and reading one then would raise in place of the flush's error."""
+    job_id, principal_id = job.id, job.principal_id
     try:
         row = prediction_store.create_prediction(
             session=session,
             prediction_id=prediction_id,
-            job_id=job.id,
-            principal_id=job.principal_id,
-            dataset_id=request.dataset,
+            job_id=job_id,
+            principal_id=principal_id,
+            dataset_id=dataset_id,
             rows=rows,
+            idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint,
         )
         session.commit()
     except BaseException:
-        prediction_store.input_path(settings.checkpoint_dir, job.id, prediction_id).unlink(missing_ok=True)
+        rows_file.unlink(missing_ok=True)
         raise
-    enqueue_predictions(job.id, prediction_id)  # a lost send is made again once the row's lease runs out
-    if request.rows is not None and rows <= SYNC_MAX_ROWS:
-        _wait_briefly(session, row)
-    return predictions_public(row, card)
+    return row
+
+
+def _card(settings: Settings, job: models.Job) -> ModelCard:
+    return read_card(kept_model_file(job=job, checkpoint_dir=settings.checkpoint_dir, use="usable for predictions"))
 
 
 def read_predictions(*, session: Session, settings: Settings, job: models.Job, prediction_id: str) -> Predictions:
@@ -75,8 +145,7 @@ def read_predictions(*, session: Session, settings: Settings, job: models.Job, p
     if prediction_store.renew_lapsed(session=session, row=row):
         session.commit()
         enqueue_predictions(job.id, row.id)
-    model_file = kept_model_file(job=job, checkpoint_dir=settings.checkpoint_dir, use="usable for predictions")
-    return predictions_public(row, read_card(model_file))
+    return predictions_public(row, _card(settings, job))
 
 
 def predictions_file(

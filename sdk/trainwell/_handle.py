@@ -55,10 +55,14 @@ class JobHandle(Job):
         return self._resource().download_model(self.id, path, format=format)
 
     def predict(
-        self, rows: Sequence[Sequence[float]] | None = None, *, dataset: str | Dataset | None = None
+        self,
+        rows: Sequence[Sequence[float]] | None = None,
+        *,
+        dataset: str | Dataset | None = None,
+        idempotency_key: str | None = None,
     ) -> PredictionTable:
         """The model's predictions on raw `rows` or an uploaded `dataset` (see client.jobs.predict)."""
-        return self._resource().predict(self.id, rows, dataset=dataset)
+        return self._resource().predict(self.id, rows, dataset=dataset, idempotency_key=idempotency_key)
 
     def _resource(self) -> Jobs:
         if self._jobs is None:
@@ -98,10 +102,14 @@ class AsyncJobHandle(Job):
         return await self._resource().plot(self.id, path=path, fold=fold)
 
     async def predict(
-        self, rows: Sequence[Sequence[float]] | None = None, *, dataset: str | Dataset | None = None
+        self,
+        rows: Sequence[Sequence[float]] | None = None,
+        *,
+        dataset: str | Dataset | None = None,
+        idempotency_key: str | None = None,
     ) -> PredictionTable:
         """See `JobHandle.predict`."""
-        return await self._resource().predict(self.id, rows, dataset=dataset)
+        return await self._resource().predict(self.id, rows, dataset=dataset, idempotency_key=idempotency_key)
 
     def _resource(self) -> AsyncJobs:
         if self._jobs is None:

@@ -2,15 +2,18 @@
 another order) and on inline rows, filled by the worker and read back as CSV and Parquet, in the upload's
 own labels and agreeing with the downloaded model; the job's test rows predicted inline reproduce the test
 accuracy the job reported. Every refused request answers the 4xx that names its problem and stores nothing;
-another principal's job is not found; deleting the job removes its predictions' rows and files."""
+another principal's job is not found; an Idempotency-Key makes one prediction of retries, concurrent ones
+too, and the SDK's retry of a lost answer; deleting the job removes its predictions' rows and files."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
 import io
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,9 @@ from sklearn.datasets import load_iris
 from sqlalchemy import create_engine, text
 
 import trainwell
+from tests.sdk.proxy import ResettingProxy
 from tests.sdk.test_cli import trainwell as trainwell_cli
+from tests.sdk.test_retries import _header as header_of
 from tests.service.test_model_download import FEATURES, LABELS, iris_csv
 from tests.specs import LINEAR_ON_CIRCLES
 from tests.stack import Stack, finished, wait_for
@@ -227,6 +232,97 @@ def test_refused_requests_name_their_problem_and_store_nothing(stack: Stack, tra
         none = client.post(f"/v1/jobs/{long['id']}/predictions", json={"rows": [[5.1, 3.5, 1.4, 0.2]]})
         assert none.status_code == 409 and none.json()["error"]["code"] == "no_weights", none.text
         assert stored(stack, long["id"]) == (0, [])
+
+
+def test_an_idempotency_key_answers_the_predictions_it_made(stack: Stack, trained: dict[str, Any]) -> None:
+    job = trained["job"]
+    url = f"/v1/jobs/{job['id']}/predictions"
+    headers = {"Idempotency-Key": f"predict-{time.time_ns()}"}
+    with stack.client(trained["key"]) as client:
+        count, _ = stored(stack, job["id"])
+        first = client.post(url, json={"rows": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}, headers=headers)
+        assert first.status_code in (200, 202) and "Idempotent-Replayed" not in first.headers, first.text
+        made = wait_for_predictions(client, first.json())
+
+        # the same rows (3 is 3.0 once read): the first request's predictions, as they stand now
+        again = client.post(url, json={"rows": [[5.1, 3.5, 1.4, 0.2], [6.7, 3, 5.2, 2.3]]}, headers=headers)
+        assert again.status_code == 200 and again.headers.get("Idempotent-Replayed") == "true", again.text
+        assert again.json() == made
+        after = stored(stack, job["id"])
+        assert after[0] == count + 1
+
+        for body in ({"rows": [[5.1, 3.5, 1.4, 0.2]]}, {"dataset": job["spec"]["dataset"]["name"]}):
+            refused = client.post(url, json=body, headers=headers)
+            assert refused.status_code == 409 and refused.json()["error"]["code"] == "idempotency_conflict", body
+        # the key is bound to its job too: another job of the principal's (one with no model yet) refuses it
+        other = client.post("/v1/jobs", json={**trained["spec"], "name": "key-elsewhere", "epochs": 5000}).json()
+        elsewhere = client.post(f"/v1/jobs/{other['id']}/predictions", json={"rows": [[1.0] * 4]}, headers=headers)
+        assert elsewhere.status_code == 409 and elsewhere.json()["error"]["code"] == "idempotency_conflict"
+        client.post(f"/v1/jobs/{other['id']}/cancel")
+        assert stored(stack, job["id"]) == after and stored(stack, other["id"]) == (0, [])
+        wait_for(client, other["id"], finished, timeout=600)
+
+
+def test_concurrent_requests_with_one_key_make_one_prediction(stack: Stack, trained: dict[str, Any]) -> None:
+    job = trained["job"]
+    headers = {"Idempotency-Key": f"race-{time.time_ns()}"}
+    body = {"rows": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]}
+    count, files = stored(stack, job["id"])
+    start = threading.Barrier(8)
+
+    def request(_: int) -> tuple[int, str, str | None]:
+        with stack.client(trained["key"]) as client:
+            start.wait()  # all eight at once: the losers of the insert race must answer the winner's row
+            response = client.post(f"/v1/jobs/{job['id']}/predictions", json=body, headers=headers)
+            return (
+                response.status_code,
+                response.json().get("id", response.text),
+                response.headers.get("Idempotent-Replayed"),
+            )
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(request, range(8)))
+    assert {status for status, _, _ in results} <= {200, 202}, results
+    assert len({made for _, made, _ in results}) == 1, results
+    assert sorted(str(replayed) for _, _, replayed in results) == ["None"] + ["true"] * 7, results
+    made_id = results[0][1]
+    now, now_files = stored(stack, job["id"])
+    assert now == count + 1
+    # the winner's rows file (or, once its worker is done, its results); no loser left its rows file behind
+    assert all(name.startswith(f"{made_id}.") for name in set(now_files) - set(files)), now_files
+
+    with stack.client(trained["key"]) as client:
+        made = wait_for_predictions(client, client.get(f"/v1/jobs/{job['id']}/predictions/{made_id}").json())
+    assert sorted(set(stored(stack, job["id"])[1]) - set(files)) == [f"{made['id']}.csv", f"{made['id']}.parquet"]
+
+
+def test_the_sdk_retries_a_lost_prediction_into_the_same_one(stack: Stack, trained: dict[str, Any]) -> None:
+    job, rows = trained["job"], [[5.1, 3.5, 1.4, 0.2]]
+    count, _ = stored(stack, job["id"])
+    upstream_port = int(stack.base_url.rsplit(":", 1)[1])
+    with (
+        ResettingProxy(upstream_port) as proxy,
+        trainwell.Client(base_url=proxy.url, api_key=trained["key"], max_retries=2) as sdk,
+    ):
+        table = sdk.jobs.predict(job["id"], rows)
+    posts = [r for r in proxy.requests if r.startswith(f"POST /v1/jobs/{job['id']}/predictions ".encode())]
+    assert len(posts) == 2 and len(proxy.lost_answers) == 1, proxy.requests
+    assert header_of(posts[0], "Idempotency-Key") == header_of(posts[1], "Idempotency-Key")
+    assert b"idempotent-replayed: true" in bytes(proxy.delivered).lower()
+    assert len(table.predicted) == 1 and stored(stack, job["id"])[0] == count + 1, "one prediction, not two"
+
+    async def predict_twice() -> tuple[trainwell.PredictionTable, trainwell.PredictionTable]:
+        async with trainwell.AsyncClient(base_url=stack.base_url, api_key=trained["key"]) as client:
+            handle = await client.jobs.retrieve(job["id"])
+            key = f"sdk-{time.time_ns()}"
+            first = await handle.predict(rows, idempotency_key=key)
+            with pytest.raises(trainwell.ConflictError):
+                await handle.predict([[6.7, 3.0, 5.2, 2.3]], idempotency_key=key)
+            return first, await handle.predict(rows, idempotency_key=key)
+
+    first, again = asyncio.run(predict_twice())
+    assert first.predictions.id == again.predictions.id and first.predicted == again.predicted
+    assert stored(stack, job["id"])[0] == count + 2
 
 
 def test_deleting_the_job_removes_its_predictions(stack: Stack) -> None:

@@ -96,8 +96,9 @@ def landscape_plot_call(job: JobRef) -> Call[Binary]:
     return Call("GET", _path(job, "/landscape.png"), Binary)
 
 
-def predictions_call(job: JobRef, request: PredictionRequest) -> Call[Predictions]:
-    return Call("POST", _path(job, "/predictions"), Predictions, json=request.model_dump(exclude_none=True))
+def predictions_call(job: JobRef, request: PredictionRequest, idempotency_key: str | None) -> Call[Predictions]:
+    body = request.model_dump(exclude_none=True)
+    return Call("POST", _path(job, "/predictions"), Predictions, json=body, idempotency_key=idempotency_key)
 
 
 def prediction_request(rows: Sequence[Sequence[float]] | None, dataset: str | Dataset | None) -> PredictionRequest:
@@ -210,13 +211,17 @@ class Jobs:
         dataset: str | Dataset | None = None,
         timeout: float = 600.0,
         poll_interval: float = 0.5,
+        idempotency_key: str | None = None,
     ) -> PredictionTable:
         """The job's model on raw `rows` (up to 1,000, each the features' values in the model's order) or on
         an uploaded `dataset` with the job's feature columns: waits while a worker predicts, then reads the CSV.
         A failed prediction raises PredictionFailedError; a refused request, UnprocessableEntityError or
-        ConflictError naming the problem."""
+        ConflictError naming the problem.
+
+        The POST carries an Idempotency-Key (yours, or a fresh uuid4) that every retry repeats, so a
+        retried request never predicts twice; reuse your key with another request and it is a ConflictError."""
         deadline = time.monotonic() + timeout
-        made = self._client.request(predictions_call(job, prediction_request(rows, dataset)))
+        made = self._client.request(predictions_call(job, prediction_request(rows, dataset), idempotency_key))
         while made.status == PredictionStatus.pending:
             if time.monotonic() >= deadline:
                 raise APITimeoutError(f"predictions {made.id!r} were not made within {timeout:g} s")
@@ -375,10 +380,11 @@ class AsyncJobs:
         dataset: str | Dataset | None = None,
         timeout: float = 600.0,
         poll_interval: float = 0.5,
+        idempotency_key: str | None = None,
     ) -> PredictionTable:
         """See `Jobs.predict`."""
         deadline = time.monotonic() + timeout
-        made = await self._client.request(predictions_call(job, prediction_request(rows, dataset)))
+        made = await self._client.request(predictions_call(job, prediction_request(rows, dataset), idempotency_key))
         while made.status == PredictionStatus.pending:
             if time.monotonic() >= deadline:
                 raise APITimeoutError(f"predictions {made.id!r} were not made within {timeout:g} s")
