@@ -5,6 +5,7 @@ They live in `core`, the layer below both the API and the worker (docs/architect
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -59,6 +60,11 @@ class Settings(BaseSettings):
     # Celery: Redis redelivers any message not acked within the visibility timeout
     # (celery#5935, #7651), so it must exceed the longest job we allow to run.
     max_job_seconds: int = Field(24 * 3600, ge=60)
+    # Intra-op threads of each job's process (torch.set_num_threads; its landscape, export and
+    # predictions processes too). A worker slot computes a training and the previous job's diagnosis at
+    # once, and OpenMP threads spin at every barrier: more threads than cores made a small model's fit
+    # 5-8x slower on a busy 2-core machine (docs/configuration.md). Default: the cores over those two.
+    torch_threads: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 1) // 2), ge=1, le=1024)
     # How often a running job's worker writes its heartbeat and reads the cancel flag.
     # 0.5 s keeps a cancel well inside its 2 s promise: one small UPDATE per running job each time.
     heartbeat_seconds: float = Field(0.5, gt=0)

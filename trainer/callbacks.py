@@ -106,11 +106,13 @@ class FitResult:
     state_dict: dict[str, Tensor] | None = field(default=None, repr=False)
     # Where it trained: "cpu", or "cuda:0 (NVIDIA H100 80GB HBM3)" — `device: auto` leaves the user asking.
     device: str = "cpu"
+    # torch's intra-op threads while it trained: the job's CPU share (the worker sets it, TRAINWELL_TORCH_THREADS)
+    cpu_threads: int = 1
 
     def summary(self) -> dict[str, Any]:
         """JSON-able summary for the job row.
 
-        Always: the fit's status, task, message and device. Holdout: fold 0's best epoch, best and final
+        Always: the fit's status, task, message, device and CPU threads. Holdout: fold 0's best epoch, best and final
         metrics. K-fold: best_metrics and final_metrics are the means over folds (with *_std beside
         them), best_epoch the rounded mean of the folds' best epochs, epochs_run the total over folds,
         and `folds` lists each fold.
@@ -120,6 +122,7 @@ class FitResult:
             "task": self.task,
             "message": self.message,
             "device": self.device,
+            "cpu_threads": self.cpu_threads,
         }
         if not self.folds:
             return {**summary, "best_epoch": None, "epochs_run": 0, "best_metrics": {}, "final_metrics": {}}

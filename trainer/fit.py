@@ -17,7 +17,7 @@ from trainer.datasets import Dataset, DatasetError, load_dataset
 from trainer.fold import FoldRun
 from trainer.splits import fold_count, fold_data
 from trainwell.catalog import incompatibility
-from trainwell.spec import JobSpec
+from trainwell.spec import JobSpec, Task
 
 
 def fit(
@@ -68,15 +68,29 @@ def fit(
         if status is not None:
             partial = [run.result()] if run.epoch else []
             message = run.message or _stopped(fold, run.epoch)
-            return FitResult(status, done + partial, dataset.task, message, folds, state_dict, describe(device))
+            return _result(status, done + partial, dataset.task, message, folds, state_dict, device)
     if state_dict is None and saved is not None:
         # every fold was finished before this call: the checkpoint's weights load onto the CPU, and are
         # returned on the training device, where a fit that trained returns its own
         state_dict = {name: tensor.to(device) for name, tensor in saved["model"].items()}
     if done and done[-1].stopped_early is not None:
         message = f"stopped early after {done[-1].epochs_run} epoch(s) of fold {len(done) - 1}"
-        return FitResult("completed", done, dataset.task, message, folds, state_dict, describe(device))
-    return FitResult("completed", done, dataset.task, f"trained {folds} fold(s)", folds, state_dict, describe(device))
+        return _result("completed", done, dataset.task, message, folds, state_dict, device)
+    return _result("completed", done, dataset.task, f"trained {folds} fold(s)", folds, state_dict, device)
+
+
+def _result(
+    status: FitStatus,
+    folds: list[FoldResult],
+    task: Task,
+    message: str,
+    fold_count: int,
+    state_dict: dict[str, torch.Tensor] | None,
+    device: torch.device,
+) -> FitResult:
+    return FitResult(
+        status, folds, task, message, fold_count, state_dict, describe(device), cpu_threads=torch.get_num_threads()
+    )
 
 
 class _Reported(Callbacks):

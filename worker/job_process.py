@@ -19,7 +19,10 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+import torch
+
 from core.process import exit_with_parent
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 TERMINATE_GRACE_SECONDS = 30
@@ -70,6 +73,7 @@ def run_detachable(target: Callable[[Callable[[], None]], None]) -> int:
             exit_with_parent()
             signal.signal(signal.SIGTERM, _terminate)
             signal.signal(signal.SIGUSR1, signal.SIG_DFL)  # Celery's soft-limit handler belongs to the pool child
+            torch.set_num_threads(get_settings().torch_threads)
             target(release)
             code = 0
         except BaseException:

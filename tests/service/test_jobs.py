@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,8 @@ def test_digits_job_trains_on_the_worker_and_its_metrics_come_back(stack: Stack)
         assert done["attempt"] == 1 and done["progress"]["epoch"] == 3
         assert done["started_at"] and done["finished_at"] and done["error"] is None
         assert done["summary"]["best_metrics"]["val_accuracy"] > 0.5  # digits is easy: chance is 0.1
+        # the worker's default: half the cores, for the training and the diagnosis a slot runs at once
+        assert done["summary"]["cpu_threads"] == max(1, (os.cpu_count() or 1) // 2), done["summary"]
 
         metrics = client.get(f"/v1/jobs/{job['id']}/metrics", params={"names": "train_loss,val_loss"}).json()
         series = {(s["name"], s["fold"]): s["points"] for s in metrics["series"]}

@@ -153,7 +153,7 @@ def test_augmentation_changes_training_but_not_evaluation_data() -> None:
 def test_device_cpu_is_honoured_and_cuda_without_gpu_is_an_actionable_error() -> None:
     result, _ = train(make_spec("moons", device="cpu", precision="bf16", epochs=1))  # bf16 applies on CUDA only
     assert result.state_dict is not None and all(t.device.type == "cpu" for t in result.state_dict.values())
-    assert result.summary()["device"] == "cpu"
+    assert result.summary()["device"] == "cpu" and result.summary()["cpu_threads"] == torch.get_num_threads()
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA GPU"):
             train(make_spec("moons", device="cuda"))

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from worker.job_process import reap_detached, run_detachable
 
 HELPER_SECONDS = 20
@@ -72,3 +74,21 @@ def test_a_release_frees_the_slot_while_the_job_carries_on(tmp_path: Path) -> No
             if not _detached:
                 break
             time.sleep(0.1)
+
+
+def test_a_jobs_process_trains_on_the_configured_cpu_threads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each forked process sets torch's intra-op threads from TRAINWELL_TORCH_THREADS: left at torch's
+    default (every core) in each of a worker's processes, a small model's fit on a busy 2-core machine was
+    5-8x slower. 3 is no machine's default here (half the cores), so the setting alone explains it."""
+    import torch
+
+    from core.settings import get_settings
+
+    monkeypatch.setenv("TRAINWELL_TORCH_THREADS", "3")
+    get_settings.cache_clear()
+    seen = tmp_path / "threads"
+    try:
+        code = run_detachable(lambda _release: seen.write_text(str(torch.get_num_threads())))
+    finally:
+        get_settings.cache_clear()
+    assert code == 0 and seen.read_text() == "3"
