@@ -23,6 +23,7 @@ from api.routes import (
     health,
     jobs,
     landscape,
+    metric_export,
     model_download,
     predictions,
     remedies,
@@ -76,6 +77,7 @@ if get_settings().cors_origins:  # off unless an allow-list is configured
 install_request_id(app)
 app.include_router(health.router)
 app.include_router(jobs.router)
+app.include_router(metric_export.router)
 app.include_router(diagnosis.router)
 app.include_router(remedies.router)
 app.include_router(landscape.router)

@@ -12,6 +12,7 @@ BENCHMARKS = (
     "bench.search",
     "bench.asha",
     "bench.metrics",
+    "bench.metric_export",
     "bench.models",
     "bench.stored_bytes",
     "bench.predictions",

@@ -13,6 +13,7 @@ from trainwell.job import Job, JobMetrics
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from trainwell.dataset import Dataset
@@ -47,6 +48,14 @@ class JobHandle(Job):
         self, *, names: list[str] | None = None, fold: int | None = None, max_points: int | None = None
     ) -> JobMetrics:
         return self._resource().metrics(self.id, names=names, fold=fold, max_points=max_points)
+
+    def metrics_to_pandas(self) -> pd.DataFrame:
+        """Every metric point as a DataFrame (see client.jobs.metrics_to_pandas)."""
+        return self._resource().metrics_to_pandas(self.id)
+
+    def export_metrics(self, path: str | os.PathLike[str], *, format: str | None = None) -> Path:
+        """Every metric point written to a file (see client.jobs.export_metrics)."""
+        return self._resource().export_metrics(self.id, path, format=format)
 
     def plot(self, path: str | os.PathLike[str] | None = None, *, fold: int = 0) -> Figure:
         return self._resource().plot(self.id, path=path, fold=fold)
@@ -97,6 +106,12 @@ class AsyncJobHandle(Job):
         self, *, names: list[str] | None = None, fold: int | None = None, max_points: int | None = None
     ) -> JobMetrics:
         return await self._resource().metrics(self.id, names=names, fold=fold, max_points=max_points)
+
+    async def metrics_to_pandas(self) -> pd.DataFrame:
+        return await self._resource().metrics_to_pandas(self.id)
+
+    async def export_metrics(self, path: str | os.PathLike[str], *, format: str | None = None) -> Path:
+        return await self._resource().export_metrics(self.id, path, format=format)
 
     async def plot(self, path: str | os.PathLike[str] | None = None, *, fold: int = 0) -> Figure:
         return await self._resource().plot(self.id, path=path, fold=fold)

@@ -1,4 +1,4 @@
-"""`trainwell jobs ls|show|wait|cancel|delete|metrics|diagnose|plot|landscape|model|predict`."""
+"""`trainwell jobs ls|show|wait|cancel|delete|metrics|export-metrics|diagnose|plot|landscape|model|predict`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import typer
 from trainwell.cli import render
 from trainwell.cli.context import exit_for, state
 from trainwell.job import JobStatus
+from trainwell.metric_export import MetricExportFormatName
 from trainwell.model_formats import ModelFormatName
 
 app = typer.Typer(help="List, inspect, cancel and plot your jobs.", no_args_is_help=True)
@@ -82,6 +83,26 @@ def job_metrics(
     wanted = [n.strip() for n in names.split(",") if n.strip()] if names else None
     metrics = state(ctx).client().jobs.metrics(job_id, names=wanted, fold=fold, max_points=max_points)
     render.metrics_table(metrics, as_json=as_json)
+
+
+@app.command("export-metrics")
+def export_metrics(
+    ctx: typer.Context,
+    job_id: JobId,
+    out: Annotated[Path, typer.Argument(help="the file to write")],
+    format: Annotated[
+        MetricExportFormatName | None,
+        typer.Option("--format", "-f", help="csv, ndjson or parquet (default: the one the file's suffix names)"),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Write every metric point of a job (all series, all folds) to a file: name, fold, epoch, step, value."""
+    try:
+        written = state(ctx).client().jobs.export_metrics(job_id, out, format=format)
+    except ValueError as exc:
+        render.usage_error(str(exc))
+        raise typer.Exit(2) from None
+    render.written(written, as_json=as_json)
 
 
 @app.command("diagnose")

@@ -1,5 +1,5 @@
-"""`client.jobs`: create, retrieve, list, cancel, metrics, events, diagnosis, remedies, landscape, wait, plot,
-predict.
+"""`client.jobs`: create, retrieve, list, cancel, metrics (and their export), events, diagnosis, remedies,
+landscape, wait, plot, predict.
 
 Each operation is described once as a `Call`; `Jobs` and `AsyncJobs` only send it.
 """
@@ -25,6 +25,7 @@ from trainwell._exceptions import (
     WaitTimeoutError,
 )
 from trainwell._handle import AsyncJobHandle, JobHandle
+from trainwell._metric_export import export_format_for, metrics_frame, write_export, write_export_async
 from trainwell._pagination import AsyncCursorPage, AsyncPaginator, SyncCursorPage
 from trainwell._plot import PLOT_METRICS, plot_job
 from trainwell._progress import PROGRESS_METRICS, WaitProgress
@@ -37,6 +38,7 @@ from trainwell.landscape import Landscape
 from trainwell.predictions import PredictionRequest, Predictions, PredictionStatus, PredictionTable
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from trainwell._client import AsyncClient, Client
@@ -126,6 +128,10 @@ def metrics_call(
     return Call("GET", _path(job, "/metrics"), JobMetrics, params={k: v for k, v in params.items() if v is not None})
 
 
+def metrics_parquet_call(job: JobRef) -> Call[Binary]:
+    return Call("GET", _path(job, "/metrics/export"), Binary, params={"format": "parquet"})
+
+
 class Jobs:
     def __init__(self, client: Client) -> None:
         self._client = client
@@ -180,6 +186,19 @@ class Jobs:
         """Series per metric name and fold; `max_points` downsamples long series on the server, `from_step` and
         `to_step` (inclusive) zoom in."""
         return self._client.request(metrics_call(job, names, fold, max_points, (from_step, to_step)))
+
+    def export_metrics(self, job: JobRef, path: str | os.PathLike[str], *, format: str | None = None) -> Path:
+        """Write every metric point of the job (all series, all folds) to `path` as it streams, in `format`
+        (csv, ndjson or parquet; by default the one `path`'s suffix names); returns the path."""
+        destination = Path(path)
+        return write_export(
+            self._client, _path(job, "/metrics/export"), destination, export_format_for(destination, format)
+        )
+
+    def metrics_to_pandas(self, job: JobRef) -> pd.DataFrame:
+        """Every metric point of the job as a DataFrame — name, fold, epoch, step, value — read from the
+        Parquet export (needs the extra `trainwell[pandas]`: pandas and pyarrow)."""
+        return metrics_frame(self._client.request(metrics_parquet_call(job)).content)
 
     def diagnosis(self, job: JobRef) -> Diagnosis:
         """Why the job fits the way it does: verdict, findings with evidence and remedies (`status: pending`
@@ -353,6 +372,16 @@ class AsyncJobs:
         to_step: int | None = None,
     ) -> JobMetrics:
         return await self._client.request(metrics_call(job, names, fold, max_points, (from_step, to_step)))
+
+    async def export_metrics(self, job: JobRef, path: str | os.PathLike[str], *, format: str | None = None) -> Path:
+        """See `Jobs.export_metrics`."""
+        destination = Path(path)
+        chosen = export_format_for(destination, format)
+        return await write_export_async(self._client, _path(job, "/metrics/export"), destination, chosen)
+
+    async def metrics_to_pandas(self, job: JobRef) -> pd.DataFrame:
+        """See `Jobs.metrics_to_pandas`."""
+        return metrics_frame((await self._client.request(metrics_parquet_call(job))).content)
 
     async def diagnosis(self, job: JobRef) -> Diagnosis:
         return await self._client.request(diagnosis_call(job))
