@@ -13,6 +13,7 @@ BENCHMARKS = (
     "bench.asha",
     "bench.metrics",
     "bench.metric_export",
+    "bench.mlflow_side_by_side",
     "bench.models",
     "bench.stored_bytes",
     "bench.predictions",

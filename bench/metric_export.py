@@ -37,14 +37,14 @@ CHUNK = 1 << 16
 WARM_UP_STEPS = 15_000
 
 
-def _peak_rss_mb(pid: int) -> float:
+def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmHWM for process {pid}")
 
 
-def _read(client: Any, path: str, params: dict[str, str]) -> tuple[float, int]:
+def read_streamed(client: Any, path: str, params: dict[str, str]) -> tuple[float, int]:
     """Seconds to read the whole answer, and its bytes."""
     began = time.perf_counter()
     received = 0
@@ -60,11 +60,11 @@ def _measure(services: Services, key: str, small: str, big: str, path: str, para
     try:
         services.start_api(workers=1)
         with services.client(key) as client:
-            _read(client, path.format(job=small), params)
+            read_streamed(client, path.format(job=small), params)
             assert services.api is not None
-            before = _peak_rss_mb(services.api.pid)
-            seconds, received = _read(client, path.format(job=big), params)
-            after = _peak_rss_mb(services.api.pid)
+            before = peak_rss_mb(services.api.pid)
+            seconds, received = read_streamed(client, path.format(job=big), params)
+            after = peak_rss_mb(services.api.pid)
     finally:
         services.stop()
         services.api = None

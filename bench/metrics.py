@@ -11,7 +11,7 @@
 3. The admin's job list (every principal, newest first, 50 a page) at 100,000 jobs: first and 50th
    page, with the (created_at, id) index and, as the baseline, with it dropped; the query plans.
 
-MLflow side by side is not measured here (see BENCHMARKS.md).
+MLflow side by side: bench/mlflow_side_by_side.py.
 """
 
 from __future__ import annotations
@@ -60,14 +60,20 @@ def ms(seconds: list[float]) -> dict[str, float]:
     return {"p50_ms": round(1000 * statistics.median(seconds), 2), "p95_ms": round(1000 * percentile(seconds, 0.95), 2)}
 
 
-def _value(name: str, step: int) -> float:
-    if step % 49_999 == 1_234:  # spikes off any bucket grid
+def is_spike(step: int) -> bool:
+    return step % 49_999 == 1_234  # off any bucket grid
+
+
+def point_value(name: str, step: int) -> float:
+    if is_spike(step):
         return 1e3
     return 1.0 / (1 + step / 1000) + 0.01 * math.sin(step * 0.37 + len(name))
 
 
 def _batch(start: int, stop: int) -> list[MetricRow]:
-    return [MetricRow(name, 0, step // 100, step, _value(name, step)) for name in NAMES for step in range(start, stop)]
+    return [
+        MetricRow(name, 0, step // 100, step, point_value(name, step)) for name in NAMES for step in range(start, stop)
+    ]
 
 
 def _previous_record_metrics(session: Session, job_id: str, rows: list[MetricRow]) -> None:
@@ -159,7 +165,7 @@ def bulk_job(factory: sessionmaker[Session], principal_id: int, steps: int) -> s
         job = _new_job(session, principal_id)
         session.execute(insert(Job), [job])
         for name in NAMES:
-            points = [Point(step // 100, step, _value(name, step)) for step in range(steps)]
+            points = [Point(step // 100, step, point_value(name, step)) for step in range(steps)]
             for start in range(0, steps, 50_000):
                 rows = [
                     {"job_id": job["id"], "name": name, "fold": 0, **p._asdict()}
@@ -232,7 +238,7 @@ def reads(factory: sessionmaker[Session], job_id: str, *, baseline: bool, steps:
                 result["speedup_p50"] = round(statistics.median(old_times) / statistics.median(new_times), 1)
             out[name] = result
         sampled = read_series(session=session, job_id=job_id, names=one, fold=None, max_points=1000)[0].points
-        spikes = [s for s in range(steps) if s % 49_999 == 1_234]
+        spikes = [s for s in range(steps) if is_spike(s)]
         out["points_returned_1_series"] = len(sampled)
         out["spikes_kept"] = f"{sum(p.step in spikes for p in sampled)} / {len(spikes)}"
     return out
